@@ -1,5 +1,6 @@
 /* cmd_model.c - `trustbench model info | convert | synth`. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +19,18 @@ static void model_usage(FILE *out)
         "       trustbench model synth (--preset NAME | --dim D --layers L --heads H\n"
         "                               --kv-heads K --ffn F --vocab V [--ctx C])\n"
         "                              -o OUT.gguf [--seed S] [--type TYPE]\n"
+        "       trustbench model tokenize PATH TEXT [--bos] [--special]\n"
+        "       trustbench model detokenize PATH ID...\n"
         "\n"
         "PATH is a GGUF file, a llama2.c checkpoint (tokenizer.bin beside it) or a\n"
         "Hugging Face folder. Presets for synth: tiny, stories15M, stories110M,\n"
         "tinyllama-1.1b (random weights of those shapes, byte-level tokenizer).\n"
         "--type packed stores each matrix as Q4_0, Q4_1 or Q8_0 only when its values\n"
         "lie exactly on that block grid (a quantized model with f16 group-32\n"
-        "scales), otherwise as it is: nothing is rounded.\n");
+        "scales), otherwise as it is: nothing is rounded.\n"
+        "tokenize prints the ids of TEXT (--bos: with the model's BOS policy,\n"
+        "--special: \"<s>\"-style markers in TEXT are special tokens);\n"
+        "detokenize writes the bytes of the ids as generation would.\n");
 }
 
 static int parse_type(const char *s, tb_dtype *out)
@@ -243,6 +249,111 @@ static int cmd_synth(int argc, char **argv)
     return TB_EXIT_OK;
 }
 
+/* Opens PATH for the tokenizer subcommands; prints the reason on failure. */
+static tb_model *open_for_tokens(const char *path)
+{
+    tb_model *m = NULL;
+    tb_error err;
+    memset(&err, 0, sizeof err);
+    if (tb_model_open(path, NULL, &m, &err) != TB_OK) {
+        fprintf(stderr, "trustbench: %s\n", err.message);
+        return NULL;
+    }
+    return m;
+}
+
+/* `model tokenize`: the ids a backend would feed the model, so prompts can
+ * be debugged and other engines' tokenizers compared with ours. */
+static int cmd_tokenize(int argc, char **argv)
+{
+    const char *path = NULL, *text = NULL;
+    uint32_t flags = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bos"))
+            flags |= TB_TOK_ADD_BOS;
+        else if (!strcmp(argv[i], "--special"))
+            flags |= TB_TOK_PARSE_SPECIAL;
+        else if (!path)
+            path = argv[i];
+        else if (!text)
+            text = argv[i];
+        else {
+            model_usage(stderr);
+            return TB_EXIT_USAGE;
+        }
+    }
+    if (!path || !text) {
+        model_usage(stderr);
+        return TB_EXIT_USAGE;
+    }
+    tb_model *m = open_for_tokens(path);
+    if (!m)
+        return TB_EXIT_FAIL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    tb_error err;
+    memset(&err, 0, sizeof err);
+    int rc = TB_EXIT_OK;
+    if (tb_tokenize(tb_model_tokenizer(m), text, strlen(text), flags, &ids, &n, &err) != TB_OK) {
+        fprintf(stderr, "trustbench: %s\n", err.message);
+        rc = TB_EXIT_FAIL;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            printf("%s%d", i ? " " : "", ids[i]);
+        printf("\n");
+    }
+    free(ids);
+    tb_model_close(m);
+    return rc;
+}
+
+/* `model detokenize`: the bytes generation would print for these ids
+ * (byte-fallback tokens as raw bytes, special tokens left out). */
+static int cmd_detokenize(int argc, char **argv)
+{
+    if (argc < 2) {
+        model_usage(stderr);
+        return TB_EXIT_USAGE;
+    }
+    size_t n = (size_t)(argc - 2);
+    int32_t *ids = tb_xcalloc(n ? n : 1, sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(argv[i + 2], &end, 10);
+        if (errno || end == argv[i + 2] || *end || v < 0 || v > INT32_MAX) {
+            fprintf(stderr, "trustbench model detokenize: '%s' is not a token id\n", argv[i + 2]);
+            free(ids);
+            return TB_EXIT_USAGE;
+        }
+        ids[i] = (int32_t)v;
+    }
+    tb_model *m = open_for_tokens(argv[1]);
+    if (!m) {
+        free(ids);
+        return TB_EXIT_FAIL;
+    }
+    const tb_tokenizer *t = tb_model_tokenizer(m);
+    int rc = TB_EXIT_OK;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= tb_tokenizer_n_vocab(t)) {
+            fprintf(stderr, "trustbench model detokenize: id %d is outside the vocabulary "
+                            "(%d tokens)\n", ids[i], tb_tokenizer_n_vocab(t));
+            rc = TB_EXIT_USAGE;
+        }
+    if (rc == TB_EXIT_OK) {
+        tb_buf out;
+        memset(&out, 0, sizeof out);
+        tb_detokenize(t, ids, n, 1, 0, &out);
+        if (out.len)
+            fwrite(out.data, 1, out.len, stdout);
+        tb_buf_free(&out);
+    }
+    free(ids);
+    tb_model_close(m);
+    return rc;
+}
+
 int tb_cmd_model(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -255,6 +366,10 @@ int tb_cmd_model(int argc, char **argv)
         return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(argv[1], "synth"))
         return cmd_synth(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "tokenize"))
+        return cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "detokenize"))
+        return cmd_detokenize(argc - 1, argv + 1);
     fprintf(stderr, "trustbench model: unknown subcommand '%s'\n", argv[1]);
     model_usage(stderr);
     return TB_EXIT_USAGE;
