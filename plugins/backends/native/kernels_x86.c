@@ -16,6 +16,16 @@
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
 
+/* Decode streams every weight once, and one core alone cannot keep enough
+ * cache misses in flight to use its share of the memory bandwidth when the
+ * integer kernels' arithmetic fills the out-of-order window: a software
+ * prefetch this many bytes ahead of the weight pointer raised packed Q4_0
+ * from about 60% to over 80% of the streaming rate (bench/engine). */
+#ifndef TB_PF_DIST
+#define TB_PF_DIST 4096
+#endif
+#define TB_PREFETCH(p) _mm_prefetch((const char *)(p) + TB_PF_DIST, _MM_HINT_T0)
+
 enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q8_0 = 8, T_BF16 = 30 };
 
 /* ---------------- AVX-512 ---------------- */
@@ -31,6 +41,10 @@ AVX512 static float dot_f32_512(const void *w, const float *x, int64_t n)
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        TB_PREFETCH(a + i);
+        TB_PREFETCH(a + i + 16);
+        TB_PREFETCH(a + i + 32);
+        TB_PREFETCH(a + i + 48);
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(x + i), s0);
         s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(x + i + 16), s1);
         s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(x + i + 32), s2);
@@ -49,6 +63,7 @@ AVX512 static float dot_f16_512(const void *w, const float *x, int64_t n)
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        TB_PREFETCH(a + i);
         __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i)));
         __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16)));
         s0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + i), s0);
@@ -74,6 +89,7 @@ AVX512 static float dot_bf16_512(const void *w, const float *x, int64_t n)
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        TB_PREFETCH(a + i);
         s0 = _mm512_fmadd_ps(bf16x16(a + i, 0xffff), _mm512_loadu_ps(x + i), s0);
         s1 = _mm512_fmadd_ps(bf16x16(a + i + 16, 0xffff), _mm512_loadu_ps(x + i + 16), s1);
     }
@@ -323,6 +339,8 @@ VNNI static float dot_q8_0_vnni(const void *w, const int8_t *xq, const float *xd
     int64_t nb = n / 32, i = 0;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     for (; i + 4 <= nb; i += 4) {
+        TB_PREFETCH(b + i);
+        TB_PREFETCH((const char *)(b + i) + 64);
         acc0 = _mm512_add_ps(acc0, q8_0_pair_dot(b, xq, xd, i));
         acc1 = _mm512_add_ps(acc1, q8_0_pair_dot(b, xq, xd, i + 2));
     }
@@ -378,6 +396,7 @@ VNNI static float dot_q4_0_vnni(const void *w, const int8_t *xq, const float *xd
     int64_t nb = n / 32, i = 0;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     for (; i + 4 <= nb; i += 4) {
+        TB_PREFETCH(b + i);
         acc0 = _mm512_add_ps(acc0, q4_0_pair_dot(b, xq, xd, i));
         acc1 = _mm512_add_ps(acc1, q4_0_pair_dot(b, xq, xd, i + 2));
     }
@@ -402,6 +421,7 @@ VNNI static float dot_q4_1_vnni(const void *w, const int8_t *xq, const float *xd
     __m512 acc = _mm512_setzero_ps();
     float mins = 0;
     for (; i + 2 <= nb; i += 2) {
+        TB_PREFETCH(b + i);
         __m512i q = q4_pair(b[i].qs, b[i + 1].qs);
         __m512i xv = _mm512_loadu_si512((const void *)(xq + i * 32));
         __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
@@ -454,6 +474,7 @@ VNNI static float dot_q4_0_packed(const void *w, const int8_t *xq, const float *
         int64_t pairs = cnt / 2;
         for (int64_t j = 0; j < pairs; j++) {
             int64_t i = i0 + 2 * j;
+            TB_PREFETCH(qs + i * 16);
             __m256i v = _mm256_loadu_si256((const __m256i *)(qs + i * 16));
             __m256i lo = _mm256_and_si256(v, mask);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
