@@ -153,6 +153,8 @@ static tb_status mock_report_metric(tb_host *h, const tb_metric *m, tb_error *er
     mm->value = m->value;
     mm->n = m->n;
     mm->flags = m->flags;
+    mm->ci_low = m->ci_low;
+    mm->ci_high = m->ci_high;
     return TB_OK;
 }
 

@@ -31,6 +31,7 @@ typedef struct tb_mock_metric {
     double value;
     int64_t n;
     uint32_t flags;
+    double ci_low, ci_high; /* as reported; meaningful with TB_METRIC_HAS_CI */
 } tb_mock_metric;
 
 typedef struct tb_mock_cache_entry {

@@ -15,6 +15,7 @@
  *   choices   multiple choice by log-likelihood (summed and length-
  *             normalised, as lm-evaluation-harness does), batched
  *   reports   one-line item and metric reporting
+ *   intervals seeded (stratified) percentile bootstrap of any aggregate
  *   scorers   toxicity of generated text: Perspective API client, a judge
  *             model, or an offline lexicon (labelled as a substitute)
  *
@@ -285,6 +286,56 @@ tb_status tb_kit_item(const tb_kit *k, const char *id, const char *metric,
 tb_status tb_kit_metric(const tb_kit *k, const char *name, double value,
                         int64_t n, const char *label, uint32_t flags,
                         tb_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Bootstrap intervals of aggregates                                   */
+/* ------------------------------------------------------------------ */
+
+/* The aggregate of one resample.  w[i] is how often item i was drawn (an
+ * integer, 0 for items left out); with every w[i] = 1 it is the score the
+ * plugin reports.  Compute it as the plugin does, with each item counted
+ * w[i] times (sum w[i]·x[i] over sum w[i], weighted group counts ...), so
+ * DPD/EOD, weighted scores and means of per-task means need no copy of the
+ * records.  NaN: undefined on this resample (e.g. a group drew no item);
+ * such resamples are left out. */
+typedef double (*tb_kit_aggregate_fn)(void *ctx, const double *w, size_t n);
+
+typedef struct tb_kit_bootstrap_spec {
+    size_t struct_size;
+    size_t n;                      /* items */
+    tb_kit_aggregate_fn aggregate;
+    void *ctx;                     /* passed to aggregate */
+    /* Stratum of each item (any values), or NULL for one stratum.  Each
+     * resample draws, within every stratum, as many items as it holds, so
+     * a score made of parts (tasks, groups, files) keeps its shape: no part
+     * goes missing and each keeps its size. */
+    const size_t *strata;
+    size_t resamples;              /* 0: 1000 */
+    uint64_t seed;                 /* same seed, same bounds */
+    double level;                  /* 0: 0.95 */
+} tb_kit_bootstrap_spec;
+
+/* The seeded percentile bootstrap interval of spec->aggregate: the
+ * (1-level)/2 and (1+level)/2 type-7 quantiles of the resamples'
+ * aggregates, widened when needed to contain the value at unit weights
+ * (so a biased aggregate such as |difference| never reports an interval
+ * that excludes its own value).  Resample aggregates within 1e-12
+ * (relative) of the value count as the value, so constant data gives
+ * lo == hi == value despite rounding.  Returns 0 and sets *lo, *hi;
+ * -1 with NaN bounds when there are no items, the value is NaN, fewer than
+ * half the resamples are defined, or memory runs out.  Deterministic for
+ * a seed: the draws are one splitmix64 stream in item order. */
+int tb_kit_bootstrap(const tb_kit_bootstrap_spec *spec, double *lo, double *hi);
+
+/* The seed a plugin gives tb_kit_bootstrap for its metric `name`: the
+ * matrix seed mixed with the name, so two metrics' resamples differ. */
+uint64_t tb_kit_bootstrap_seed(const tb_kit *k, const char *name);
+
+/* tb_kit_metric with an interval: TB_METRIC_HAS_CI is added when lo and hi
+ * are numbers, so a failed bootstrap reports the value without one. */
+tb_status tb_kit_metric_ci(const tb_kit *k, const char *name, double value,
+                           double lo, double hi, int64_t n, const char *label,
+                           uint32_t flags, tb_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Scorers for generated text                                          */
