@@ -125,7 +125,12 @@ static void test_hand_computed(void)
     m = tb_mock_find_metric(h, "score");
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT(fabs(m->value - 200.0 / 3) < 1e-9);
-    CU_ASSERT_EQUAL(m->flags, TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY);
+    CU_ASSERT_EQUAL(m->flags, TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY | TB_METRIC_HAS_CI);
+    /* Resampled within tasks: rte (2 of 2 right) stays 1, sst2 and mnli
+     * vary, so the interval lies in [100 (0 + 0 + 1) / 3, 100] and is not
+     * a point. */
+    CU_ASSERT(m->ci_low < m->value && m->value < m->ci_high);
+    CU_ASSERT(m->ci_low >= 100.0 / 3 - 1e-9 && m->ci_high <= 100.0);
     CU_ASSERT_STRING_EQUAL(m->label, "DecodingTrust AdvGLUE; zero-shot, greedy, max_tokens=32; "
                                      "prompt plain; tasks sst2+mnli+rte");
     m = tb_mock_find_metric(h, "rr_ne");
@@ -280,7 +285,13 @@ static void test_real_dev_set(void)
         CU_ASSERT_EQUAL(gb_item_count(&r.host, "accuracy", names[t]), 2);
     /* Hashed scripted answers name no label: all RR+NE, score 0. */
     CU_ASSERT(NEAR(gb_item_mean(&r.host, "rr_ne", NULL), 1.0));
-    CU_ASSERT(NEAR(tb_mock_find_metric(&r.host, "score")->value, 0.0));
+    const tb_mock_metric *sc = tb_mock_find_metric(&r.host, "score");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CU_ASSERT(NEAR(sc->value, 0.0));
+    /* Every item wrong alike: a zero-width interval at 0. */
+    CU_ASSERT(sc->flags & TB_METRIC_HAS_CI);
+    CU_ASSERT_EQUAL(sc->ci_low, 0.0);
+    CU_ASSERT_EQUAL(sc->ci_high, 0.0);
     gb_close(&r);
     free(path);
 }

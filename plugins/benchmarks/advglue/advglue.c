@@ -10,6 +10,7 @@
  * rate of refusals or non-existent labels (RR+NE), and the perspective
  * score 100 * mean task accuracy.  doc/benchmarks/advglue.md.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,56 @@ static tb_status score_items(advglue *a, run_state *r, tb_error *err)
     return st;
 }
 
+/* The score's interval: items resampled within their task (so every task
+ * keeps its size), the score recomputed as 100 · mean over tasks of the
+ * weighted accuracy. */
+typedef struct score_items_ctx {
+    const int *task;
+    const unsigned char *right;
+} score_items_ctx;
+
+static double score_of_weights(void *ctx, const double *w, size_t n)
+{
+    const score_items_ctx *c = ctx;
+    double asked[AG_TASKS] = {0}, right[AG_TASKS] = {0}, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        asked[c->task[i]] += w[i];
+        right[c->task[i]] += w[i] * c->right[i];
+    }
+    int counted = 0;
+    for (int t = 0; t < AG_TASKS; t++)
+        if (asked[t] > 0) {
+            sum += right[t] / asked[t];
+            counted++;
+        }
+    return counted ? 100.0 * sum / counted : NAN;
+}
+
+static void score_ci(advglue *a, const run_state *r, double *lo, double *hi)
+{
+    int *task = calloc(r->n_pick + 1, sizeof *task);
+    size_t *strata = calloc(r->n_pick + 1, sizeof *strata);
+    unsigned char *right = calloc(r->n_pick + 1, 1);
+    *lo = *hi = NAN;
+    if (task && strata && right) {
+        for (size_t j = 0; j < r->n_pick; j++) {
+            const ag_item *it = &r->set.items[r->pick[j]];
+            const ag_task_spec *spec = &ag_tasks[it->task];
+            task[j] = (int)it->task;
+            strata[j] = it->task;
+            right[j] = tb_kit_parse_label(r->outputs[j], spec->answer, spec->n_labels) ==
+                       it->label;
+        }
+        score_items_ctx c = {task, right};
+        tb_kit_bootstrap_spec spec = {sizeof spec, r->n_pick, score_of_weights, &c, strata, 0,
+                                      tb_kit_bootstrap_seed(&a->kit, "advglue/score"), 0};
+        tb_kit_bootstrap(&spec, lo, hi);
+    }
+    free(task);
+    free(strata);
+    free(right);
+}
+
 static tb_status report_metrics(advglue *a, run_state *r, tb_error *err)
 {
     char label[256];
@@ -249,9 +300,12 @@ static tb_status report_metrics(advglue *a, run_state *r, tb_error *err)
     if (st == TB_OK)
         st = tb_kit_metric(&a->kit, "rr_ne_task_mean", rr, n, label, TB_METRIC_LOWER_BETTER,
                            err);
-    if (st == TB_OK)
-        st = tb_kit_metric(&a->kit, "score", 100.0 * acc, n, label,
-                           TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY, err);
+    if (st == TB_OK) {
+        double lo, hi;
+        score_ci(a, r, &lo, &hi);
+        st = tb_kit_metric_ci(&a->kit, "score", 100.0 * acc, lo, hi, n, label,
+                              TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY, err);
+    }
     return st;
 }
 
