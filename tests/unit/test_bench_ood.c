@@ -249,7 +249,11 @@ static void test_aggregate_and_flags(void)
     const tb_mock_metric *m = tb_mock_find_metric(h, "score");
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT(NEAR(m->value, 43.75));
-    CU_ASSERT_EQUAL(m->flags, TB_METRIC_PRIMARY | TB_METRIC_HIGHER_BETTER);
+    CU_ASSERT_EQUAL(m->flags, TB_METRIC_PRIMARY | TB_METRIC_HIGHER_BETTER | TB_METRIC_HAS_CI);
+    /* Items resampled within their run: the 50 and 75 subscores come from
+     * mixed answers, so the interval is not a point; it holds the value. */
+    CU_ASSERT(m->ci_low < m->value && m->value < m->ci_high);
+    CU_ASSERT(m->ci_low >= 0 && m->ci_high <= 100);
     /* Runs in the aggregate: shake, tweet, qa_2023, qa_2023_idk,
      * shake/base_0, qa_2020/global_facts_0; refusal rates 0.5, 0, 0.5,
      * 0.5, 0, 0: mean 0.25. */
@@ -302,6 +306,37 @@ static void test_aggregate_function(void)
     CU_ASSERT(NEAR(sc.refusal_rate, (0.25 + 0 + 0.5) / 3));
     ood_aggregate(runs, 0, &sc);
     CU_ASSERT(isnan(sc.score));
+}
+
+/* The score's interval from kept verdicts: every run answered alike gives
+ * a point at the score; mixed answers a proper interval; runs without
+ * verdicts none. */
+static void test_score_ci(void)
+{
+    unsigned char wrong[3] = {OOD_WRONG, OOD_WRONG, OOD_WRONG};
+    unsigned char right[2] = {OOD_CORRECT, OOD_CORRECT};
+    unsigned char mixed[4] = {OOD_CORRECT, OOD_WRONG, OOD_REFUSED, OOD_CORRECT};
+    ood_run runs[3];
+    memset(runs, 0, sizeof runs);
+    runs[0] = (ood_run){.part = OOD_STYLE, .in_score = 1, .n = 3, .verdicts = wrong};
+    runs[1] = (ood_run){.part = OOD_KNOWLEDGE, .in_score = 1, .n = 2, .correct = 2,
+                        .verdicts = right};
+    /* Outside the aggregate: its mixed answers must not widen the CI. */
+    runs[2] = (ood_run){.part = OOD_STYLE, .in_score = 0, .n = 4, .correct = 2,
+                        .refused = 1, .verdicts = mixed};
+    double lo = 0, hi = 0;
+    ood_score_ci(runs, 3, 11, &lo, &hi);
+    CU_ASSERT_EQUAL(lo, 50.0); /* (0 + 100) / 2 */
+    CU_ASSERT_EQUAL(hi, 50.0);
+    runs[0] = runs[2];
+    runs[0].in_score = 1; /* style 50, knowledge 100: score 75 */
+    ood_score_ci(runs, 2, 11, &lo, &hi);
+    /* The style run resamples to 0..100 in quarters; knowledge stays 100. */
+    CU_ASSERT(lo < 75 && hi > 75);
+    CU_ASSERT(lo >= 50 && hi <= 100);
+    runs[1].verdicts = NULL;
+    ood_score_ci(runs, 2, 11, &lo, &hi);
+    CU_ASSERT(isnan(lo) && isnan(hi));
 }
 
 static void test_judges(void)
@@ -529,6 +564,8 @@ static void test_real_files(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT(m->n >= 4 && m->n <= 8); /* 1 or 2 aggregate runs a part */
     CU_ASSERT(m->value >= 0 && m->value <= 100);
+    CU_ASSERT(m->flags & TB_METRIC_HAS_CI);
+    CU_ASSERT(m->ci_low <= m->value && m->value <= m->ci_high);
     gb_close(&r);
     free(dir);
 }
@@ -540,6 +577,7 @@ int tb_test_register(void)
         {"knowledge with and without idk, few-shot, by hand", test_knowledge_hand_computed},
         {"the OOD aggregate, refusal rate and flags", test_aggregate_and_flags},
         {"the aggregate on counts", test_aggregate_function},
+        {"the score's interval from verdicts", test_score_ci},
         {"answer judges", test_judges},
         {"limit runs the same sentences everywhere", test_limit},
         {"absent data: parts not run", test_absent_part},

@@ -277,6 +277,8 @@ static void state_free(ood_state *s)
 {
     ood_file_free(&s->files[0]);
     ood_file_free(&s->files[1]);
+    for (size_t i = 0; s->runs && i < s->n_runs; i++)
+        free(s->runs[i].verdicts);
     free(s->runs);
 }
 
@@ -433,8 +435,10 @@ static tb_status report_metrics(const tb_kit *k, const ood_run *runs, size_t n,
                  sc.n_parts);
     tb_status st = TB_OK;
     if (sc.n_parts > 0) {
-        st = tb_kit_metric(k, "score", sc.score, (int64_t)sc.n_runs, label,
-                           TB_METRIC_PRIMARY | TB_METRIC_HIGHER_BETTER, err);
+        double lo, hi;
+        ood_score_ci(runs, n, tb_kit_bootstrap_seed(k, "ood/score"), &lo, &hi);
+        st = tb_kit_metric_ci(k, "score", sc.score, lo, hi, (int64_t)sc.n_runs, label,
+                              TB_METRIC_PRIMARY | TB_METRIC_HIGHER_BETTER, err);
         if (st == TB_OK)
             st = tb_kit_metric(k, "refusal_rate", sc.refusal_rate, (int64_t)sc.n_runs,
                                "mean over the aggregate's runs", TB_METRIC_REFUSAL, err);

@@ -169,6 +169,10 @@ static tb_status report(void *ctx, size_t i, const char *prompt, const char *out
     int know = is_knowledge(r);
     ood_verdict v = know ? ood_judge_knowledge(output, w->item, r->idk)
                          : ood_judge_style(output, w->item->label);
+    if (!r->verdicts)
+        r->verdicts = calloc(r->set->n + 1, 1); /* none: the score has no CI */
+    if (r->verdicts && r->n < r->set->n)
+        r->verdicts[r->n] = (unsigned char)v;
     r->n++;
     r->correct += v == OOD_CORRECT;
     r->refused += v == OOD_REFUSED;

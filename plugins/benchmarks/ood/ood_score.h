@@ -12,6 +12,7 @@
 #define TB_OOD_SCORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ood_data.h"
 
@@ -52,6 +53,8 @@ typedef struct ood_run {
     const ood_set *set;    /* the evaluated list */
     const ood_set *demos;  /* the demonstration set; NULL: zero-shot */
     size_t n, correct, refused; /* after the run */
+    unsigned char *verdicts;    /* ood_verdict of each item run, in order
+                                   (set->n slots); for the score's CI */
 } ood_run;
 
 typedef struct ood_scores {
@@ -69,5 +72,11 @@ typedef struct ood_scores {
  * (correct + refused) / n for zero-shot knowledge -- then the mean of the
  * parts. */
 void ood_aggregate(const ood_run *runs, size_t n, ood_scores *out);
+
+/* The 95% percentile-bootstrap interval of ood_aggregate's score: the items
+ * of each in-score run resampled within the run (tb_kit_bootstrap, strata =
+ * runs), the runs' counts recomputed from the multiplicities.  NaN bounds
+ * when there is none (no verdicts kept, no items). */
+void ood_score_ci(const ood_run *runs, size_t n, uint64_t seed, double *lo, double *hi);
 
 #endif
