@@ -133,6 +133,7 @@ static void plan_free(adv_plan *p)
     for (size_t i = 0; i < p->n; i++) {
         free(p->runs[i].path);
         adv_file_free(&p->runs[i].data);
+        free(p->runs[i].verdicts);
     }
     free(p->runs);
 }
@@ -433,8 +434,10 @@ static tb_status report_metrics(const tb_kit *k, const adv_run *runs, size_t n, 
                  sc.n_parts);
     tb_status st = TB_OK;
     if (sc.n_parts > 0) {
-        st = tb_kit_metric(k, "score", sc.score, (int64_t)n, label,
-                           TB_METRIC_PRIMARY | TB_METRIC_HIGHER_BETTER, err);
+        double lo, hi;
+        adv_score_ci(runs, n, tb_kit_bootstrap_seed(k, "adv_demo/score"), &lo, &hi);
+        st = tb_kit_metric_ci(k, "score", sc.score, lo, hi, (int64_t)n, label,
+                              TB_METRIC_PRIMARY | TB_METRIC_HIGHER_BETTER, err);
         if (st == TB_OK)
             st = tb_kit_metric(k, "refusal_rate", sc.refusal_rate, (int64_t)n,
                                "mean over the aggregate's parts of answers that are no option",

@@ -204,6 +204,10 @@ static tb_status report(void *ctx, size_t i, const char *prompt, const char *out
     const adv_work *w = &e->w[i];
     adv_run *r = w->run;
     adv_verdict v = adv_judge(output, w->rec);
+    if (!r->verdicts)
+        r->verdicts = calloc(r->data.n + 1, 1); /* none: the score has no CI */
+    if (r->verdicts && r->n < r->data.n)
+        r->verdicts[r->n] = (unsigned char)v;
     r->n++;
     r->correct += v == ADV_CORRECT;
     r->unknown += v == ADV_UNKNOWN;

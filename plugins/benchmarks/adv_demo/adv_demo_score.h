@@ -10,6 +10,7 @@
 #define TB_ADV_DEMO_SCORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "adv_demo_data.h"
 
@@ -50,6 +51,8 @@ typedef struct adv_run {
     char *path;
     adv_file data;
     size_t n, correct, unknown; /* after the run */
+    unsigned char *verdicts;    /* adv_verdict of each item run, in order
+                                   (data.n slots); for the score's CI */
 } adv_run;
 
 typedef struct adv_scores {
@@ -66,5 +69,11 @@ typedef struct adv_scores {
 } adv_scores;
 
 void adv_aggregate(const adv_run *runs, size_t n, adv_scores *out);
+
+/* The 95% percentile-bootstrap interval of adv_aggregate's score: items
+ * resampled within their run (tb_kit_bootstrap, strata = runs), the runs'
+ * counts recomputed from the multiplicities.  NaN bounds when there is none
+ * (a run kept no verdicts, no items). */
+void adv_score_ci(const adv_run *runs, size_t n, uint64_t seed, double *lo, double *hi);
 
 #endif
