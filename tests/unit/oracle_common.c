@@ -168,3 +168,86 @@ double oc_perplexity(const char *path)
     free(eval);
     return exp(nll / (double)scored);
 }
+
+int oc_calib_open(oc_calib *s, int64_t samples)
+{
+    memset(s, 0, sizeof *s);
+    char *path = tb_test_shared_path("models/stories260K/stories260K.gguf");
+    char *text = oc_oracle("calib.txt");
+    if (!path || !text) {
+        free(path);
+        free(text);
+        return 1;
+    }
+    tb_error err;
+    char why[128];
+    CU_ASSERT_EQUAL_FATAL(oc_plug_open(&s->p, "none"), 0);
+    s->backend_entry = tb_registry_find(s->p.reg, TB_KIND_BACKEND, "native");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s->backend_entry);
+    const tb_plugin_descriptor *bd = s->backend_entry->desc;
+    s->backend_cfg = tb_config_new();
+    CU_ASSERT_EQUAL_FATAL(tb_config_fill_defaults(s->backend_cfg, bd, ".", why, sizeof why), 0);
+    CU_ASSERT_EQUAL_FATAL(bd->create(tb_host_api_table(), &s->p.host, s->backend_cfg,
+                                     &s->backend, &err), TB_OK);
+    CU_ASSERT_EQUAL_FATAL(tb_model_open(path, NULL, &s->m, &err), TB_OK);
+    tb_calib_spec spec = {text, samples, 256, "sequential", "text", "none", 0};
+    CU_ASSERT_EQUAL_FATAL(tb_calib_tokens(s->m, &spec, &s->tokens, &err), TB_OK);
+    s->c = tb_calibration_open(bd->ops.backend, s->backend, s->m, s->tokens, (int32_t)samples,
+                               256, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s->c);
+    free(path);
+    free(text);
+    return 0;
+}
+
+void oc_calib_close(oc_calib *s)
+{
+    tb_calibration_close(s->c);
+    free(s->tokens);
+    tb_model_close(s->m);
+    if (s->backend)
+        s->backend_entry->desc->destroy(s->backend);
+    tb_config_free(s->backend_cfg);
+    oc_plug_close(&s->p);
+    memset(s, 0, sizeof *s);
+}
+
+float *oc_logits(const tb_model *m, const int32_t *ids, int32_t n_seqs, int32_t len)
+{
+    tb_engine e;
+    tb_kv kv;
+    tb_error err;
+    const size_t nv = (size_t)m->params.n_vocab;
+    float *out = malloc((size_t)n_seqs * (size_t)len * nv * sizeof *out);
+    int32_t *seq = calloc((size_t)len, sizeof *seq), *pos = malloc((size_t)len * sizeof *pos);
+    uint8_t *want = malloc((size_t)len);
+    if (!out || !seq || !pos || !want ||
+        tb_engine_init(&e, m, 2, tb_isa_detect(), &err) != TB_OK) {
+        free(out);
+        free(seq);
+        free(pos);
+        free(want);
+        return NULL;
+    }
+    memset(want, 1, (size_t)len);
+    for (int32_t i = 0; i < len; i++)
+        pos[i] = i;
+    tb_status st = tb_kv_init(&kv, &e, len, &err);
+    int kv_open = st == TB_OK; /* a failed init frees what it took */
+    for (int32_t s = 0; st == TB_OK && s < n_seqs; s++) {
+        kv.n_past = 0;
+        tb_batch b = {len, ids + (size_t)s * (size_t)len, seq, pos, want};
+        st = tb_engine_forward(&e, &kv, &b, out + (size_t)s * (size_t)len * nv, &err);
+    }
+    if (kv_open)
+        tb_kv_free(&kv);
+    tb_engine_free(&e);
+    free(seq);
+    free(pos);
+    free(want);
+    if (st != TB_OK) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}

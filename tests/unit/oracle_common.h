@@ -46,4 +46,28 @@ char *oc_compress(const char *method, const char *const *sets, tb_compress_repor
  * ../shared is absent or the model does not open). */
 double oc_perplexity(const char *path);
 
+/* stories260K opened with the calibration service over the native
+ * backend on the first `samples` oracle windows (sequential, 256 tokens
+ * of calib.txt): what a calibrated compressor sees, for tests that drive
+ * the algorithms block by block themselves. */
+typedef struct oc_calib {
+    oc_plug p;          /* registry and a local host (compressor `none`) */
+    const tb_plugin_entry *backend_entry;
+    tb_config *backend_cfg;
+    void *backend;
+    tb_model *m;
+    int32_t *tokens;
+    tb_calibration *c;
+} oc_calib;
+
+/* 0 when open; 1 when ../shared is absent (nothing to close); a failed
+ * assertion otherwise. */
+int oc_calib_open(oc_calib *s, int64_t samples);
+void oc_calib_close(oc_calib *s);
+
+/* The logits (n_seqs x len x n_vocab, malloc'd) of n_seqs token windows of
+ * len tokens each, every position, through the native engine's exact
+ * kernels; NULL on failure. */
+float *oc_logits(const tb_model *m, const int32_t *ids, int32_t n_seqs, int32_t len);
+
 #endif
