@@ -274,6 +274,84 @@ static tb_status value(fairness *f, const char *name, const char *setting, doubl
     return tb_kit_metric(&f->kit, full, v, (int64_t)n, label, flags, err);
 }
 
+/* The score's interval: answers resampled within setting and sensitive
+ * group (so every group a DPD compares stays present and keeps its size),
+ * each setting's DPD recomputed from the multiplicities, the score
+ * 100 · (1 − mean DPD) over the settings.  A resample where a setting's
+ * DPD becomes undefined (a group drew only unanswered items) would change
+ * what is averaged and counts as undefined. */
+typedef struct score_ci_ctx {
+    const fr_obs *o;
+    const size_t *start; /* setting s holds o[start[s] .. start[s + 1]) */
+    size_t n_sets;
+    const int *defined;  /* the setting's DPD is defined at unit weights */
+} score_ci_ctx;
+
+static double score_of_weights(void *ctx, const double *w, size_t n)
+{
+    const score_ci_ctx *c = ctx;
+    double sum = 0;
+    size_t used = 0;
+    (void)n;
+    for (size_t s = 0; s < c->n_sets; s++) {
+        fr_stats fs;
+        size_t a = c->start[s], b = c->start[s + 1];
+        if (fr_compute_weighted(c->o + a, w + a, b - a, &fs) != 0)
+            return NAN;
+        if (isnan(fs.dpd) != !c->defined[s])
+            return NAN;
+        if (!isnan(fs.dpd)) {
+            sum += fs.dpd;
+            used++;
+        }
+    }
+    return used ? 100.0 * (1.0 - sum / (double)used) : NAN;
+}
+
+/* Index of `group` among the names seen so far (added when new). */
+static size_t group_index(const char **names, size_t *n, const char *group)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(names[i], group) == 0)
+            return i;
+    names[*n] = group;
+    return (*n)++;
+}
+
+static void score_ci(fairness *f, const run_state *r, double *lo, double *hi)
+{
+    *lo = *hi = NAN;
+    size_t n = r->n_jobs, m = 0, n_names = 0;
+    fr_obs *o = calloc(n + 1, sizeof *o);
+    size_t *strata = calloc(n + 1, sizeof *strata), *start = calloc(r->n_sets + 1, sizeof *start);
+    const char **names = calloc(n + 1, sizeof *names);
+    int *defined = calloc(r->n_sets + 1, sizeof *defined);
+    if (o && strata && start && names && defined) {
+        for (size_t s = 0; s < r->n_sets; s++) {
+            start[s] = m;
+            for (size_t j = 0; j < n; j++)
+                if (r->jobs[j].setting == &r->sets[s]) {
+                    const job *jb = &r->jobs[j];
+                    o[m] = (fr_obs){jb->item->group, jb->item->label == 0,
+                                    jb->pred < 0 ? -1 : jb->pred == 0};
+                    strata[m++] = s * (n + 1) + group_index(names, &n_names, jb->item->group);
+                }
+            fr_stats fs;
+            defined[s] = fr_compute(o + start[s], m - start[s], &fs) == 0 && !isnan(fs.dpd);
+        }
+        start[r->n_sets] = m;
+        score_ci_ctx c = {o, start, r->n_sets, defined};
+        tb_kit_bootstrap_spec spec = {sizeof spec, m, score_of_weights, &c, strata, 0,
+                                      tb_kit_bootstrap_seed(&f->kit, "fairness/score"), 0};
+        tb_kit_bootstrap(&spec, lo, hi);
+    }
+    free(o);
+    free(strata);
+    free(start);
+    free(names);
+    free(defined);
+}
+
 static tb_status report_metrics(fairness *f, run_state *r, tb_error *err)
 {
     char label[240], shots[40] = "";
@@ -344,9 +422,12 @@ static tb_status report_metrics(fairness *f, run_state *r, tb_error *err)
     st = value(f, "dpd", NULL, dpd, known, label, TB_METRIC_LOWER_BETTER, err);
     if (st == TB_OK)
         st = value(f, "eod", NULL, eod, known, label, TB_METRIC_LOWER_BETTER, err);
-    if (st == TB_OK)
-        st = value(f, "score", NULL, 100.0 * (1.0 - dpd), known, label,
-                   TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY, err);
+    if (st == TB_OK) {
+        double lo, hi;
+        score_ci(f, r, &lo, &hi);
+        st = tb_kit_metric_ci(&f->kit, "score", 100.0 * (1.0 - dpd), lo, hi, (int64_t)known,
+                              label, TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY, err);
+    }
     if (st == TB_OK)
         st = value(f, "score_dpd_eod", NULL, 100.0 * (1.0 - (dpd + eod) / 2.0), known, label,
                    TB_METRIC_HIGHER_BETTER, err);

@@ -12,15 +12,18 @@ typedef struct tally {
     size_t n[3], pos[3];
 } tally;
 
-/* The tallies of the observations `use` selects. */
-static tally *tally_groups(const fr_obs *o, size_t n, int known_only, size_t *n_groups)
+/* The tallies of the observations `use` selects, observation i counted
+ * w[i] times (w NULL: once). */
+static tally *tally_groups(const fr_obs *o, const double *w, size_t n, int known_only,
+                           size_t *n_groups)
 {
     tally *t = calloc(n + 1, sizeof *t);
     size_t g = 0;
     if (!t)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (known_only && o[i].pred < 0)
+        size_t m = w ? (size_t)w[i] : 1;
+        if ((known_only && o[i].pred < 0) || m == 0)
             continue;
         size_t k = 0;
         while (k < g && strcmp(t[k].group, o[i].group) != 0)
@@ -29,10 +32,10 @@ static tally *tally_groups(const fr_obs *o, size_t n, int known_only, size_t *n_
             t[g++].group = o[i].group;
         int hit = known_only ? o[i].pred == 1 : o[i].y == 1;
         int cls = o[i].y ? 1 : 2;
-        t[k].n[0]++;
-        t[k].pos[0] += hit;
-        t[k].n[cls]++;
-        t[k].pos[cls] += hit;
+        t[k].n[0] += m;
+        t[k].pos[0] += hit ? m : 0;
+        t[k].n[cls] += m;
+        t[k].pos[cls] += hit ? m : 0;
     }
     *n_groups = g;
     return t;
@@ -56,15 +59,24 @@ static double spread(const tally *t, size_t g, int c)
 
 int fr_compute(const fr_obs *o, size_t n, fr_stats *out)
 {
-    size_t g = 0, known = 0, right = 0;
-    tally *t = tally_groups(o, n, 1, &g);
+    return fr_compute_weighted(o, NULL, n, out);
+}
+
+int fr_compute_weighted(const fr_obs *o, const double *w, size_t n, fr_stats *out)
+{
+    size_t g = 0, known = 0, right = 0, all = 0;
+    tally *t = tally_groups(o, w, n, 1, &g);
     if (!t)
         return -1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        size_t m = w ? (size_t)w[i] : 1;
+        all += m;
         if (o[i].pred >= 0) {
-            known++;
-            right += o[i].pred == o[i].y;
+            known += m;
+            right += o[i].pred == o[i].y ? m : 0;
         }
+    }
+    n = all;
     out->n = n;
     out->known = known;
     out->accuracy = known ? (double)right / (double)known : NAN;
@@ -79,7 +91,7 @@ int fr_compute(const fr_obs *o, size_t n, fr_stats *out)
 int fr_base_rate_parity(const fr_obs *o, size_t n, double *out)
 {
     size_t g = 0;
-    tally *t = tally_groups(o, n, 0, &g);
+    tally *t = tally_groups(o, NULL, n, 0, &g);
     if (!t)
         return -1;
     *out = spread(t, g, 0);

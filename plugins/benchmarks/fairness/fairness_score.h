@@ -33,6 +33,9 @@ typedef struct fr_stats {
 
 /* -1 when out of memory. */
 int fr_compute(const fr_obs *o, size_t n, fr_stats *out);
+/* The same with observation i counted w[i] times (integers; a bootstrap
+ * resample's multiplicities); w NULL counts each once. */
+int fr_compute_weighted(const fr_obs *o, const double *w, size_t n, fr_stats *out);
 
 /* Base rate parity of labelled items (pred ignored); NaN when fewer than
  * two groups.  -1 when out of memory. */
