@@ -9,8 +9,8 @@
  * plugins, run as `trustbench compress` runs them (tb_compress_run), give
  * the original authors' weights (equal or one grid step apart) and
  * perplexities.  AWQ's search and fold alone (before quantization) leave
- * stories260K's logits unchanged.  Not here yet (issue 4): GPTQ's error
- * below RTN's on real layers.
+ * stories260K's logits unchanged, and GPTQ's output error is below RTN's
+ * on every real layer.
  */
 #include <math.h>
 #include <stdio.h>
@@ -525,6 +525,100 @@ static void test_awq_fold_invariance(void)
     oc_calib_close(&s);
 }
 
+/* ------------------------------------------------------------------ */
+/* GPTQ against RTN on stories260K's real layers                       */
+/* ------------------------------------------------------------------ */
+
+typedef struct layer_errors {
+    double gptq, rtn; /* |(W - Q) X|^2 / |W X|^2 */
+} layer_errors;
+
+/* One layer at `bits`, group 32: GPTQ (H = 2/n_seqs X^T X, damp 0.01,
+ * blocks of 128, no act_order) and RTN on the same grid (GPTQ's, through
+ * 0: IST-DASLab's --nearest), each judged by the relative output error on
+ * the calibration inputs.  (llm-awq's min-max grid is the same one here:
+ * every 32-weight group of stories260K spans 0.) */
+static layer_errors layer_compare(const float *w, int64_t rows, int64_t cols,
+                                  const tb_calib_stats *st, int bits)
+{
+    layer_errors e;
+    int64_t n = rows * cols;
+    float *g = malloc((size_t)n * sizeof *g), *r = malloc((size_t)n * sizeof *r);
+    float *h = malloc((size_t)(cols * cols) * sizeof *h);
+    CU_ASSERT_FATAL(g && r && h);
+    for (int64_t i = 0; i < cols * cols; i++)
+        h[i] = st->xtx[i] * (2.0f / (float)st->n_seqs);
+    memcpy(g, w, (size_t)n * sizeof *g);
+    tb_gptq_opts o = {bits, 32, 0, 0, 0, 0.01, 128, 3, 2};
+    tb_gptq_info info;
+    CU_ASSERT_EQUAL(tb_gptq_quantize(g, rows, cols, h, &o, &info), TB_LINALG_OK);
+    CU_ASSERT_EQUAL(info.damping.retries, 0);
+    e.gptq = tb_rel_error_xtx(w, g, rows, cols, st->xtx);
+    tb_rtn_opts ro = {bits, 32, 0, TB_GRID_GPTQ, 2};
+    memcpy(r, w, (size_t)n * sizeof *r);
+    tb_rtn_quantize(r, rows, cols, &ro);
+    e.rtn = tb_rel_error_xtx(w, r, rows, cols, st->xtx);
+    free(g);
+    free(r);
+    free(h);
+    return e;
+}
+
+/* Every linear layer of stories260K with X^T X from the oracle's 16
+ * calibration windows (the dense model's inputs at every block, so both
+ * methods see the same statistics), at 3 and 4 bits, group 32,
+ * asymmetric: GPTQ's output error is below RTN's on every layer, and in
+ * aggregate (the mean of the per-layer ratios) by a clear margin.
+ * Measured: 70 of 70, mean GPTQ / RTN 0.70 at 3 bits and 0.69 at 4. */
+static void test_gptq_beats_rtn(void)
+{
+    oc_calib s;
+    if (oc_calib_open(&s, 16) == 1) {
+        tb_test_skip("../shared is absent");
+        return;
+    }
+    tb_error err;
+    uint32_t sites = TB_SITE_BIT(TB_SITE_QKV) | TB_SITE_BIT(TB_SITE_O) |
+                     TB_SITE_BIT(TB_SITE_GATE_UP) | TB_SITE_BIT(TB_SITE_DOWN);
+    int total = 0, below = 0;
+    double ratio[2] = {0, 0};
+    for (int l = 0; l < s.m->params.n_layers; l++) {
+        CU_ASSERT_EQUAL_FATAL(tb_calib_collect(s.c, l, sites, TB_CALIB_XTX, &err), TB_OK);
+        for (int k = 0; k < TB_BLOCK_LINEARS; k++) {
+            tb_calib_stats st;
+            memset(&st, 0, sizeof st);
+            st.struct_size = sizeof st;
+            CU_ASSERT_EQUAL_FATAL(tb_calib_get_stats(s.c, tb_block_linears[k].site, &st, &err),
+                                  TB_OK);
+            CU_ASSERT_EQUAL(st.n_seqs, 16);
+            tb_tensor *t = tb_model_layer_tensor(s.m, l, tb_block_linears[k].suffix);
+            int64_t rows = t->ne[1], cols = t->ne[0];
+            CU_ASSERT_EQUAL_FATAL(st.width, cols);
+            float *w = malloc((size_t)(rows * cols) * sizeof *w);
+            for (int64_t r = 0; r < rows; r++)
+                s.m->ops->tensor_row_f32(s.m, t, r, w + r * cols, &err);
+            fprintf(stderr, "\n  %-22s", t->name);
+            for (int b = 0; b < 2; b++) {
+                layer_errors e = layer_compare(w, rows, cols, &st, 3 + b);
+                fprintf(stderr, "  %d bits: gptq %.5f rtn %.5f", 3 + b, e.gptq, e.rtn);
+                total++;
+                below += e.gptq < e.rtn;
+                ratio[b] += e.gptq / e.rtn;
+            }
+            free(w);
+        }
+        CU_ASSERT_EQUAL_FATAL(tb_calib_advance(s.c, l, 0, &err), TB_OK);
+    }
+    CU_ASSERT_EQUAL(total, 2 * 35);
+    ratio[0] /= 35;
+    ratio[1] /= 35;
+    fprintf(stderr, "\n  gptq below rtn on %d of %d; mean gptq/rtn 3 bits %.3f, 4 bits %.3f ",
+            below, total, ratio[0], ratio[1]);
+    CU_ASSERT_EQUAL(below, total);
+    CU_ASSERT(ratio[0] < 0.9 && ratio[1] < 0.9);
+    oc_calib_close(&s);
+}
+
 /* TB_TEST_ONLY=text keeps the tests whose name contains it (a filter for
  * working on one case). */
 static int filter_cases(const tb_test_case *in, tb_test_case *out, size_t cap)
@@ -565,6 +659,7 @@ int tb_test_register(void)
         {NULL, NULL}};
     static const tb_test_case real_cases[] = {
         {"awq: the fold leaves the model's logits unchanged", test_awq_fold_invariance},
+        {"gptq: output error below rtn's on every real layer", test_gptq_beats_rtn},
         {NULL, NULL}};
     static tb_test_case kept_math[64], kept_real[64], kept[64];
     filter_cases(math_cases, kept_math, 64);
