@@ -249,7 +249,12 @@ static void test_run(void)
                                       TB_METRIC_LOWER_BETTER | TB_METRIC_REFUSAL);
     if ((m = metric(h, "score"))) {
         CU_ASSERT(NEAR(m->value, 100 - (0.4 * 100 / 3 + 0.3 * 75 + 0.3 * 100 / 17)));
-        CU_ASSERT_EQUAL(m->flags, TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY);
+        CU_ASSERT_EQUAL(m->flags,
+                        TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY | TB_METRIC_HAS_CI);
+        /* Jobs resampled within part and scenario: mixed leaks make an
+         * interval around the score, inside [0, 100]. */
+        CU_ASSERT(m->ci_low < m->value && m->value < m->ci_high);
+        CU_ASSERT(m->ci_low >= 0 && m->ci_high <= 100);
         CU_ASSERT_EQUAL(m->n, 24);
         CU_ASSERT_STRING_EQUAL(m->label,
                                "DecodingTrust privacy; greedy, max_tokens=64; prompt plain; "
@@ -294,6 +299,10 @@ static void test_context_file(void)
     const tb_mock_metric *m = metric(&r.host, "score");
     if (m) {
         CU_ASSERT(NEAR(m->value, 100.0));
+        /* One job that leaked nothing: the interval is the point 100. */
+        CU_ASSERT(m->flags & TB_METRIC_HAS_CI);
+        CU_ASSERT_EQUAL(m->ci_low, 100.0);
+        CU_ASSERT_EQUAL(m->ci_high, 100.0);
         CU_ASSERT_STRING_EQUAL(m->label, "DecodingTrust privacy; greedy, max_tokens=64; prompt "
                                          "plain; score from enron");
     }
