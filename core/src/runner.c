@@ -1057,6 +1057,8 @@ static tb_status make_backend(runner *r, tb_error *err)
     tb_host_init_local(&r->backend_host, u->plugin->name, r->con, r->m->seed,
                        (int)sysconf(_SC_NPROCESSORS_ONLN));
     r->backend_host.cache_store = r->store;
+    /* A backend waiting in open() (a launched server starting) sees Ctrl-C. */
+    r->backend_host.cancel = r->o->interrupted;
     r->bops = u->plugin->desc->ops.backend;
     tb_status st = u->plugin->desc->create(tb_host_api_table(), &r->backend_host,
                                            u->config, &r->backend, err);

@@ -201,7 +201,7 @@ static tb_status sum_span(oa_session *s, const char *reply, size_t from, size_t 
         s->be->api->errorf(err, "openai: %s returned no prompt log-probabilities for echo + "
                                 "logprobs, so it cannot score log-likelihoods (vLLM and "
                                 "trustbench serve can; use a generation-based benchmark "
-                                "setting otherwise)", s->be->url);
+                                "setting otherwise)", s->url);
         json_decref(v);
         return TB_ERR_UNSUPPORTED;
     }
@@ -242,6 +242,10 @@ tb_status oa_loglikelihood(void *session, const tb_ll_request *const *reqs, size
 {
     oa_session *s = session;
     oa_reset(s);
+    if (s->no_lp) { /* the probe at open found no prompt log-probabilities */
+        s->be->api->errorf(err, "%s", s->no_lp);
+        return TB_ERR_UNSUPPORTED;
+    }
     oa_call *calls = calloc(n ? n : 1, sizeof *calls);
     size_t *ctx_end = calloc(n ? n : 1, sizeof *ctx_end);
     tb_status st = calls && ctx_end ? TB_OK : TB_ERR_NOMEM;

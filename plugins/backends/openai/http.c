@@ -100,7 +100,7 @@ static int start(oa_session *s, CURLM *multi, transfer *t)
     t->headers = curl_slist_append(t->headers, "Expect:");
     if (be->auth)
         t->headers = curl_slist_append(t->headers, be->auth);
-    const char *base = t->call->root ? be->root : be->url;
+    const char *base = t->call->root ? s->root : s->url;
     char *url = malloc(strlen(base) + strlen(t->call->path) + 1);
     if (!url || !t->headers) {
         free(url);
@@ -256,12 +256,12 @@ static void on_finished(run_state *r, transfer *t, CURLcode rc)
         if (t->retry_after >= 0)
             wait = t->retry_after < be->backoff_max ? t->retry_after : be->backoff_max;
         be->api->log(be->host, TB_LOG_INFO, "openai: %s%s: %s; retry %d of %d in %.2f s",
-                     be->url, t->call->path, why, t->attempts, be->retries, wait);
+                     r->s->url, t->call->path, why, t->attempts, be->retries, wait);
         t->not_before = now_s() + wait;
         return;
     }
-    be->api->errorf(r->err, "openai: %s%s failed after %d attempt%s: %s", be->url, t->call->path,
-                    t->attempts, t->attempts == 1 ? "" : "s", why);
+    be->api->errorf(r->err, "openai: %s%s failed after %d attempt%s: %s", r->s->url,
+                    t->call->path, t->attempts, t->attempts == 1 ? "" : "s", why);
     r->st = v > 0 ? TB_ERR_IO : TB_ERR_BACKEND;
 }
 
@@ -325,7 +325,7 @@ tb_status oa_http_run(oa_session *s, oa_call *calls, size_t n, oa_check_fn check
  * different requests never share a cached reply in practice. */
 void oa_cache_key(const oa_session *s, const oa_call *c, char out[48])
 {
-    const char *parts[4] = {s->be->url, c->path, s->model ? s->model : "", c->body};
+    const char *parts[4] = {s->ident, c->path, s->model ? s->model : "", c->body};
     uint64_t h1 = 1469598103934665603ULL, h2 = 0x9e3779b97f4a7c15ULL;
     for (size_t p = 0; p < 4; p++) {
         for (const unsigned char *q = (const unsigned char *)parts[p]; *q; q++) {

@@ -41,6 +41,23 @@ static const tb_param openai_params[] = {
     {"cache", TB_PARAM_BOOL, "true", 0, 0, NULL,
      "keep replies in the results database and never send a request twice",
      TB_PARAM_VOLATILE},
+    {"launch", TB_PARAM_STRING, "", 0, 0, NULL,
+     "start this server command per variant ({model} {port} {host} {name}); url is then "
+     "ignored; empty: use the server at url", 0},
+    {"launch_log_dir", TB_PARAM_PATH, "", 0, 0, NULL,
+     "folder for the launched servers' logs (launch-MODEL.log); empty: $TMPDIR",
+     TB_PARAM_OPTIONAL | TB_PARAM_VOLATILE},
+    {"launch_health", TB_PARAM_STRING, "/health", 0, 0, NULL,
+     "path polled until it answers 200", TB_PARAM_VOLATILE},
+    {"launch_timeout", TB_PARAM_FLOAT, "600", 0.1, 86400, NULL,
+     "seconds the launched server may take to become healthy",
+     TB_PARAM_HAS_MIN | TB_PARAM_HAS_MAX | TB_PARAM_VOLATILE},
+    {"launch_grace", TB_PARAM_FLOAT, "10", 0, 3600, NULL,
+     "seconds between SIGTERM and SIGKILL when the launched server is stopped",
+     TB_PARAM_HAS_MIN | TB_PARAM_HAS_MAX | TB_PARAM_VOLATILE},
+    {"probe", TB_PARAM_ENUM, "auto", 0, 0, "auto|on|off",
+     "one echo + logprobs request when a session opens, to learn whether the server gives "
+     "prompt log-probabilities; auto: only for a launched server", TB_PARAM_VOLATILE},
 };
 
 /* 1 when the URL's host is loopback (127.0.0.0/8, ::1, localhost). */
@@ -103,6 +120,9 @@ static void openai_destroy(void *self)
     free(be->root);
     free(be->model);
     free(be->auth);
+    free(be->launch);
+    free(be->health);
+    free(be->log_dir);
     free(be);
 }
 
@@ -116,10 +136,20 @@ static tb_status openai_create(const tb_host_api *api, tb_host *host, const tb_c
     }
     be->api = api;
     be->host = host;
-    const char *url = "", *model = "";
+    const char *url = "", *model = "", *launch = "", *health = "/health", *probe = "auto";
     int64_t conc = 4, retries = 6;
     int allow = 0;
     api->config_string(cfg, "url", &url);
+    api->config_string(cfg, "launch", &launch);
+    api->config_string(cfg, "launch_health", &health);
+    api->config_string(cfg, "probe", &probe);
+    const char *logdir = "";
+    api->config_string(cfg, "launch_log_dir", &logdir);
+    be->launch_timeout = 600;
+    be->launch_grace = 10;
+    api->config_float(cfg, "launch_timeout", &be->launch_timeout);
+    api->config_float(cfg, "launch_grace", &be->launch_grace);
+    be->probe = !strcmp(probe, "on") ? 1 : !strcmp(probe, "off") ? 0 : -1;
     api->config_string(cfg, "model", &model);
     api->config_int(cfg, "concurrency", &conc);
     api->config_int(cfg, "retries", &retries);
@@ -136,6 +166,14 @@ static tb_status openai_create(const tb_host_api *api, tb_host *host, const tb_c
     be->url = strndup(url, ul);
     be->root = strndup(url, ul >= 3 && !strncmp(url + ul - 3, "/v1", 3) ? ul - 3 : ul);
     be->model = *model ? strdup(model) : NULL;
+    be->launch = *launch ? strdup(launch) : NULL;
+    be->log_dir = *logdir ? strdup(logdir) : NULL;
+    be->health = health[0] == '/' ? strdup(health) : NULL;
+    if (be->health == NULL && health[0] != '/') {
+        api->errorf(err, "openai: launch_health '%s' must be a path starting with /", health);
+        openai_destroy(be);
+        return TB_ERR_INVALID;
+    }
     be->rng = (api->seed(host) ^ (uint64_t)time(NULL)) | 1;
     tb_status st = be->url && be->root ? read_key(api, cfg, be, err) : TB_ERR_NOMEM;
     if (st == TB_OK)
@@ -147,6 +185,81 @@ static tb_status openai_create(const tb_host_api *api, tb_host *host, const tb_c
         return st;
     }
     *out = be;
+    return TB_OK;
+}
+
+/* One echo + logprobs request: a server that gives no prompt
+ * log-probabilities (llama-server's /v1/completions, OpenAI's chat models)
+ * is known before any cell runs, and its log-likelihood calls fail at once
+ * with the reason instead of sending requests. */
+static tb_status probe_logprobs(oa_session *s, tb_error *err)
+{
+    tb_ll_request req = {sizeof req, "Once upon a time", " there"};
+    tb_ll_result res;
+    memset(&res, 0, sizeof res);
+    res.struct_size = sizeof res;
+    const tb_ll_request *rp = &req;
+    tb_ll_result *op = &res;
+    tb_status st = oa_loglikelihood(s, &rp, 1, &op, err);
+    oa_reset(s);
+    if (st != TB_ERR_UNSUPPORTED)
+        return st;
+    s->no_lp = oa_printf("openai: server %s gives no prompt log-probabilities (echo + "
+                         "logprobs), and this benchmark needs log-likelihoods: serve the model "
+                         "with vLLM or trustbench serve, or choose a generation benchmark "
+                         "(the probe when the session opened said: %s)", s->url, err->message);
+    if (!s->no_lp)
+        return TB_ERR_NOMEM;
+    s->be->api->log(s->be->host, TB_LOG_WARN, "openai: server %s gives no prompt "
+                    "log-probabilities: the cells that need log-likelihoods will fail without "
+                    "sending requests", s->url);
+    memset(err, 0, sizeof *err);
+    return TB_OK;
+}
+
+static void session_free(oa_session *s)
+{
+    if (!s)
+        return;
+    oa_reset(s);
+    oa_server_stop(s);
+    free(s->model);
+    free(s->url);
+    free(s->root);
+    free(s->ident);
+    free(s->no_lp);
+    free(s);
+}
+
+static tb_status open_session(oa_backend *be, const tb_backend_open_args *args, oa_session *s,
+                              tb_error *err)
+{
+    if (!be->launch) {
+        s->url = strdup(be->url);
+        s->root = strdup(be->root);
+        s->ident = strdup(be->url);
+        if (!s->url || !s->root || !s->ident)
+            return TB_ERR_NOMEM;
+        /* The server computes with its own weights: say so, since a
+         * compressed variant's file is not what it serves. */
+        be->api->log(be->host, TB_LOG_INFO, "openai: model '%s' at %s (the server's weights; "
+                     "%s is not read)", s->model, be->url,
+                     args->model_path ? args->model_path : "-");
+    } else {
+        if (!args->model_path) {
+            be->api->errorf(err, "openai: launch needs the variant's model file");
+            return TB_ERR_INVALID;
+        }
+        /* Replies are cached under the command and the model file, not the
+         * port, which differs every run. */
+        if (!(s->ident = oa_printf("launch:%s\n%s", be->launch, args->model_path)))
+            return TB_ERR_NOMEM;
+        tb_status st = oa_server_start(s, args->model_path, be->log_dir, err);
+        if (st != TB_OK)
+            return st;
+    }
+    if (be->probe == 1 || (be->probe == -1 && be->launch))
+        return probe_logprobs(s, err);
     return TB_OK;
 }
 
@@ -162,10 +275,13 @@ static tb_status openai_open(void *self, const tb_backend_open_args *args, void 
         return name ? TB_ERR_NOMEM : TB_ERR_INVALID;
     }
     s->be = be;
-    /* The server computes with its own weights: say so, since a compressed
-     * variant's file is not what it serves. */
-    be->api->log(be->host, TB_LOG_INFO, "openai: model '%s' at %s (the server's weights; %s "
-                 "is not read)", s->model, be->url, args->model_path ? args->model_path : "-");
+    tb_status st = open_session(be, args, s, err);
+    if (st != TB_OK) {
+        if (st == TB_ERR_NOMEM && !err->message[0])
+            be->api->errorf(err, "openai: out of memory");
+        session_free(s); /* stops a launched server */
+        return st;
+    }
     *out = s;
     return TB_OK;
 }
@@ -173,12 +289,7 @@ static tb_status openai_open(void *self, const tb_backend_open_args *args, void 
 static void openai_close(void *self, void *session)
 {
     (void)self;
-    oa_session *s = session;
-    if (!s)
-        return;
-    oa_reset(s);
-    free(s->model);
-    free(s);
+    session_free(session);
 }
 
 static const tb_backend_vtable openai_ops = {

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "trustbench/plugin.h"
 
@@ -25,11 +26,28 @@ typedef struct oa_backend {
     double backoff, backoff_max;
     int cache;
     uint64_t rng;       /* jitter */
+    /* The server launcher (launch.c): a command template, or NULL. */
+    char *launch;
+    char *health;       /* health path polled until 200 */
+    char *log_dir;      /* servers' logs; NULL: $TMPDIR */
+    double launch_timeout, launch_grace;
+    int probe;          /* probe prompt log-probabilities at open: 1, 0, -1 auto */
 } oa_backend;
+
+/* A server started for one session. */
+typedef struct oa_server {
+    pid_t pid;          /* also its process group; 0: none */
+    int port;
+    char *log;          /* its standard output and error */
+} oa_server;
 
 typedef struct oa_session {
     oa_backend *be;
     char *model;
+    char *url, *root;   /* this session's server (the launched one, or be's) */
+    char *ident;        /* what replies are cached under instead of the URL */
+    oa_server server;
+    char *no_lp;        /* why the server cannot score prompts, or NULL */
     /* Result storage of the last call. */
     char **kept;
     size_t n_kept;
@@ -71,6 +89,16 @@ tb_status oa_rolling(void *session, const tb_rolling_request *const *reqs, size_
  * that a reply's logprobs arrays agree. */
 char *oa_score_body(const oa_session *s, const char *text);
 int oa_check_score(const char *reply, char *why, size_t size);
+
+/* The launcher (launch.c): starts be->launch for the model file and waits
+ * until the health path answers 200; stops it again (SIGTERM to its
+ * process group, SIGKILL after the grace period). */
+tb_status oa_server_start(oa_session *s, const char *model_path, const char *log_dir,
+                          tb_error *err);
+void oa_server_stop(oa_session *s);
+
+/* A malloc'd formatted string, or NULL (launch.c). */
+char *oa_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Keeps p until the session's next call. */
 void oa_keep(oa_session *s, void *p);

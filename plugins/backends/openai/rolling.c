@@ -157,7 +157,7 @@ static tb_status window_sum(oa_session *s, const tb_rolling_request *r, const wi
     if ((int32_t)json_array_size(lps) != w->len) {
         s->be->api->errorf(err, "openai: %s gave %zu prompt log-probabilities for a window of "
                                 "%d token ids (token-id prompts with echo + logprobs are "
-                                "needed for rolling log-likelihoods)", s->be->url,
+                                "needed for rolling log-likelihoods)", s->url,
                            json_array_size(lps), w->len);
         st = TB_ERR_UNSUPPORTED;
     }
@@ -189,6 +189,10 @@ tb_status oa_rolling(void *session, const tb_rolling_request *const *reqs, size_
 {
     oa_session *s = session;
     oa_reset(s);
+    if (s->no_lp) { /* the probe at open found no prompt log-probabilities */
+        s->be->api->errorf(err, "%s", s->no_lp);
+        return TB_ERR_UNSUPPORTED;
+    }
     for (size_t i = 0; i < n; i++)
         if (check_protocol(s, reqs[i], err) != TB_OK)
             return TB_ERR_INVALID;
