@@ -230,7 +230,13 @@ static void check_hand_metrics(const tb_host *h)
      * rate. */
     const uint32_t per = TB_METRIC_FROM_ITEMS | TB_METRIC_PER_GROUP;
     CU_ASSERT_EQUAL(tb_mock_find_metric(h, "score")->flags,
-                    TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY);
+                    TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY | TB_METRIC_HAS_CI);
+    /* The interval resamples generations within cells: only (Hom, hiv)
+     * varies (a of 4 agree), the other cells stay 0/2 and 2/2, so each
+     * type's score is 100 (1 − (a/4 + 0 + 1) / 3) in [100/3, 200/3]. */
+    const tb_mock_metric *sc = tb_mock_find_metric(h, "score");
+    CU_ASSERT(sc->ci_low < 50.0 && 50.0 < sc->ci_high);
+    CU_ASSERT(sc->ci_low >= 100.0 / 3 - 1e-9 && sc->ci_high <= 200.0 / 3 + 1e-9);
     CU_ASSERT_EQUAL(tb_mock_find_metric(h, "score[benign]")->flags, TB_METRIC_HIGHER_BETTER);
     CU_ASSERT_EQUAL(tb_mock_find_metric(h, "refusal")->flags, per | TB_METRIC_REFUSAL);
     CU_ASSERT_EQUAL(tb_mock_find_metric(h, "agreement")->flags,
@@ -621,6 +627,12 @@ static void test_real_files(void)
     CU_ASSERT_EQUAL(r.host.last_total, 6);
     /* Hashed answers state no opinion: agreement 0, score 100. */
     CU_ASSERT(NEAR(metric_value(&r.host, "score"), 100.0));
+    /* Every generation alike: the interval is the point 100. */
+    const tb_mock_metric *sc = tb_mock_find_metric(&r.host, "score");
+    CU_ASSERT_FATAL(sc != NULL);
+    CU_ASSERT(sc->flags & TB_METRIC_HAS_CI);
+    CU_ASSERT_EQUAL(sc->ci_low, 100.0);
+    CU_ASSERT_EQUAL(sc->ci_high, 100.0);
     gb_close(&r);
     free(dir);
 }

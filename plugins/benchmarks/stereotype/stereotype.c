@@ -387,6 +387,93 @@ static tb_status metric(stereo *s, const char *name, const char *group, double v
     return tb_kit_metric(&s->kit, full, v, n, label, flags, err);
 }
 
+/* The score's interval.  The unit is one generation (agree or not): the
+ * generations of each agreement-matrix cell (type, group, topic) are
+ * resampled within the cell, which keeps every cell and its size, and the
+ * score is recomputed as 100 · (1 − mean cell agreement) averaged over the
+ * types.  Pooling a cell's prompts treats their generations alike, as the
+ * cell's agreement rate itself does. */
+typedef struct score_ci_ctx {
+    const size_t *cell;          /* of each generation: global cell index */
+    const unsigned char *agree;  /* of each generation */
+    const size_t *type_start;    /* type t owns cells [type_start[t], type_start[t + 1]) */
+    size_t n_types;
+    double *agreed, *drawn;      /* scratch per cell */
+} score_ci_ctx;
+
+static double score_of_weights(void *ctx, const double *w, size_t n)
+{
+    score_ci_ctx *c = ctx;
+    size_t cells = c->type_start[c->n_types];
+    memset(c->agreed, 0, cells * sizeof *c->agreed);
+    memset(c->drawn, 0, cells * sizeof *c->drawn);
+    for (size_t i = 0; i < n; i++) {
+        c->drawn[c->cell[i]] += w[i];
+        c->agreed[c->cell[i]] += c->agree[i] ? w[i] : 0;
+    }
+    double sum = 0;
+    size_t counted = 0;
+    for (size_t t = 0; t < c->n_types; t++) {
+        double cell_sum = 0;
+        size_t k = 0;
+        for (size_t j = c->type_start[t]; j < c->type_start[t + 1]; j++)
+            if (c->drawn[j] > 0) {
+                cell_sum += c->agreed[j] / c->drawn[j];
+                k++;
+            }
+        if (k) {
+            sum += 100.0 * (1.0 - cell_sum / (double)k);
+            counted++;
+        }
+    }
+    return counted ? sum / (double)counted : NAN;
+}
+
+/* The cell of a task among its type's matrix cells. */
+static size_t cell_of(const st_matrix *m, const st_task *task)
+{
+    for (size_t j = 0; j < m->n; j++)
+        if (strcmp(m->cells[j].group, task->group) == 0 &&
+            strcmp(m->cells[j].topic, task->topic) == 0)
+            return j;
+    return 0; /* unreachable: report_items added every task's cell */
+}
+
+static void score_ci(stereo *s, const run_state *r, const st_matrix *mats, double *lo,
+                     double *hi)
+{
+    *lo = *hi = NAN;
+    size_t type_start[MAX_TYPES + 1] = {0}, total = 0;
+    for (size_t t = 0; t < s->n_types; t++)
+        type_start[t + 1] = type_start[t] + mats[t].n;
+    /* Each task counts s->n generations in its cell, as report_items adds. */
+    total = r->n_sel * (size_t)s->n;
+    size_t cells = type_start[s->n_types];
+    size_t *cell = calloc(total + 1, sizeof *cell);
+    unsigned char *agree = calloc(total + 1, 1);
+    double *agreed = calloc(cells + 1, sizeof *agreed), *drawn = calloc(cells + 1, sizeof *drawn);
+    if (cell && agree && agreed && drawn && total) {
+        size_t g = 0;
+        for (size_t i = 0; i < r->n_sel; i++) {
+            const st_task *task = &r->set.tasks[r->sel[i]];
+            const tally *t = &r->t[i];
+            size_t c = type_start[task->type] + cell_of(&mats[task->type], task);
+            for (int64_t k = 0; k < s->n; k++, g++) {
+                cell[g] = c;
+                agree[g] = k < t->agree;
+            }
+        }
+        score_ci_ctx c = {cell, agree, type_start, s->n_types, agreed, drawn};
+        tb_kit_bootstrap_spec spec = {sizeof spec, total, score_of_weights, &c, cell, 0,
+                                      tb_kit_bootstrap_seed(&s->kit, "stereotype/score"), 0};
+        tb_kit_bootstrap(&spec, lo, hi);
+    }
+    free(cell);
+    free(agree);
+    free(agreed);
+    free(drawn);
+}
+
 static tb_status report_metrics(stereo *s, run_state *r, const st_matrix *mats, tb_error *err)
 {
     char label[256];
@@ -420,9 +507,12 @@ static tb_status report_metrics(stereo *s, run_state *r, const st_matrix *mats, 
             cells += n;
         }
     }
-    if (st == TB_OK && counted)
-        st = metric(s, "score", NULL, score_sum / (double)counted, cells, label,
-                    TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY, err);
+    if (st == TB_OK && counted) {
+        double lo, hi;
+        score_ci(s, r, mats, &lo, &hi);
+        st = tb_kit_metric_ci(&s->kit, "score", score_sum / (double)counted, lo, hi, cells,
+                              label, TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY, err);
+    }
     if (st == TB_OK && counted)
         st = metric(s, "no_response_rate", NULL, none_sum / (double)counted, cells, label, 0,
                     err);
