@@ -162,7 +162,7 @@ static double stream_gbs(const float *buf, size_t n, int threads)
 static int parse(int argc, char **argv, args *a)
 {
     *a = (args){11008, 4096, 2, 8, 512, "f32,f16,bf16,q8_0,q4_0,q4_0p,q4_1"};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--shape") && v) {
             long long o, n;
@@ -180,7 +180,6 @@ static int parse(int argc, char **argv, args *a)
         } else {
             return -1;
         }
-        i++;
     }
     return a->threads < 1 || a->rounds < 1 || a->mib < 1 ? -1 : 0;
 }
