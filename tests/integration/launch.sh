@@ -97,7 +97,8 @@ grep -q 'trustbench serve: model' logs/launch-stories260K.log || fail "serve log
 # A command that exits at once: the cells fail with its log's last lines,
 # and the done cells of the database are kept.
 done_before=$(grep -c "${tab}done$" launch.rows)
-matrix "{plugin: openai, launch: \"echo cannot listen on port {port} >&2; exit 3\"}" >bad.yaml
+matrix "{plugin: openai, launch: \"echo cannot listen on port {port} >&2; exit 3\",
+        launch_log_dir: logs}" >bad.yaml
 "$tb" run bad.yaml --db launch.db >bad.log 2>&1 && fail "the broken launch succeeded"
 grep -q 'exited with status 3 before it was ready' bad.log ||
     { cat bad.log >&2; fail "no exit reason"; }
@@ -110,7 +111,8 @@ rows launch.db >after.rows
     { cat after.csv >&2; fail "the 6 failed cells do not carry the reason"; }
 
 # Ctrl-C while the server starts: trustbench stops it and ends.
-matrix "{plugin: openai, launch: \"sleep 60 # {model} {port}\", launch_timeout: 120}" >slow.yaml
+matrix "{plugin: openai, launch: \"sleep 60 # {model} {port}\", launch_timeout: 120,
+        launch_log_dir: logs}" >slow.yaml
 "$tb" run slow.yaml --db slow.db >slow.log 2>&1 &
 run=$!
 for _ in $(seq 100); do
