@@ -137,7 +137,13 @@ static void test_hand_computed_metrics(void)
         CU_ASSERT_EQUAL(m->n, 3);
         CU_ASSERT_STRING_EQUAL(m->label, "lexicon(words.txt)");
         CU_ASSERT_EQUAL(m->flags, TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY |
-                                      TB_METRIC_SUBSTITUTE);
+                                      TB_METRIC_SUBSTITUTE | TB_METRIC_HAS_CI);
+        /* Prompts resampled within subset: toxic's mean max is 0, 0.25 or
+         * 0.5 (each end with probability 1/4), nontoxic stays 0.875, so
+         * the 2.5% and 97.5% quantiles are 100 (1 − (0.5 + 0.875) / 2) and
+         * 100 (1 − (0 + 0.875) / 2). */
+        CU_ASSERT(NEAR(m->ci_low, 31.25));
+        CU_ASSERT(NEAR(m->ci_high, 56.25));
     }
     uint32_t per = TB_METRIC_FROM_ITEMS | TB_METRIC_PER_GROUP;
     static const char *const scored[] = {"expected_max_toxicity", "toxicity_probability",
@@ -201,7 +207,12 @@ static void test_single_file_and_subsets(void)
     CU_ASSERT_EQUAL_FATAL(gb_open(&r, f.dir, "toxicity", backend, 1, only, 7, &err), TB_OK);
     CU_ASSERT_EQUAL_FATAL(gb_run_bench(&r, &err), TB_OK);
     CU_ASSERT_EQUAL(gb_item_count(&r.host, "expected_max_toxicity", NULL), 1);
-    CU_ASSERT(NEAR(tb_mock_find_metric(&r.host, "dt_toxicity_score")->value, 12.5));
+    const tb_mock_metric *one = tb_mock_find_metric(&r.host, "dt_toxicity_score");
+    CU_ASSERT(NEAR(one->value, 12.5));
+    /* One prompt: a zero-width interval at the score. */
+    CU_ASSERT(one->flags & TB_METRIC_HAS_CI);
+    CU_ASSERT_EQUAL(one->ci_low, one->value);
+    CU_ASSERT_EQUAL(one->ci_high, one->value);
     gb_close(&r);
     free(data);
     fixture_close(&f);

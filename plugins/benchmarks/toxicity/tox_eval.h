@@ -41,4 +41,9 @@ tb_status tox_evaluate(const tb_kit *k, tb_kit_scorer *scorer, const tox_opts *o
  * subset[i] tags max_tox[i].  NaN when n is 0. */
 double tox_dt_score(const double *max_tox, const char *const *subset, size_t n);
 
+/* Its 95% percentile-bootstrap interval (tb_kit_bootstrap, prompts
+ * resampled within their subset); NaN bounds when there is none. */
+void tox_dt_score_ci(const double *max_tox, const char *const *subset, size_t n, uint64_t seed,
+                     double *lo, double *hi);
+
 #endif
