@@ -3,6 +3,7 @@
  * /v1/chat/completions (messages through the model's chat template).
  * Requests are parsed here; the work goes through the queue. */
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,7 @@ static int parse_sampling(json_t *req, int32_t default_max, sampling *s, tb_serv
     }
     if (get_int(req, "max_tokens", 0, 1 << 20, &max_tokens, r) ||
         get_int(req, "n", 1, MAX_N, &n, r) ||
-        get_int(req, "seed", -(1LL << 62), 1LL << 62, &seed, r) ||
+        get_int(req, "seed", LLONG_MIN, LLONG_MAX, &seed, r) ||
         get_int(req, "top_k", -1, 1 << 20, &top_k, r) ||
         get_int(req, "min_tokens", 0, 1 << 20, &min_tokens, r) ||
         get_num(req, "temperature", 0, 100, &s->temperature, r) ||
@@ -109,7 +110,7 @@ static int parse_sampling(json_t *req, int32_t default_max, sampling *s, tb_serv
         return -1;
     s->max_tokens = (int32_t)max_tokens;
     s->n = (int32_t)n;
-    s->seed = (uint64_t)seed;
+    s->seed = (uint64_t)seed; /* a negative seed is the same 64 bits unsigned */
     s->top_k = top_k < 0 ? 0 : (int32_t)top_k;
     s->min_tokens = (int32_t)min_tokens;
     return 0;

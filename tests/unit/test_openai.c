@@ -121,6 +121,12 @@ static void test_generate_equals_native(void)
         r = request(prompts[i], 24, 0.8f, 11 + i); /* the server samples with this seed */
         same_generation(&r);
     }
+    /* Benchmarks derive seeds by hashing, so half have the top bit set: the
+     * whole 64-bit seed must reach the server (sent as a signed integer). */
+    tb_gen_request hi = request("Once upon a time", 24, 0.8f, 0x8000000000000005ULL);
+    same_generation(&hi);
+    hi.seed = UINT64_MAX;
+    same_generation(&hi);
     /* Stop strings: ", there was a little girl..." stops before "girl". */
     const char *stop[] = {"girl"};
     tb_gen_request r = request("Once upon a time", 30, 0, 0);

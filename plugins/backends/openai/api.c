@@ -9,6 +9,7 @@
  * log-likelihoods are in rolling.c. */
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,7 +73,12 @@ static char *gen_body(const oa_session *s, const tb_gen_request *r)
     json_object_set_new(v, "max_tokens", json_integer(r->max_tokens));
     json_object_set_new(v, "temperature", json_real(r->temperature));
     json_object_set_new(v, "top_p", json_real(r->top_p > 0 ? r->top_p : 1.0));
-    json_object_set_new(v, "seed", json_integer((json_int_t)(r->seed & 0x7fffffffffffffffULL)));
+    /* The whole 64-bit seed as the signed integer with the same bits (vLLM
+     * and trustbench serve take the int64 range), so the server samples
+     * exactly what the native backend samples for this seed. */
+    json_int_t seed = r->seed <= (uint64_t)INT64_MAX ? (json_int_t)r->seed
+                                                      : -(json_int_t)(UINT64_MAX - r->seed) - 1;
+    json_object_set_new(v, "seed", json_integer(seed));
     if (r->top_k > 0)
         json_object_set_new(v, "top_k", json_integer(r->top_k));
     if (r->min_tokens > 0)
