@@ -143,7 +143,32 @@ static tb_status host_report_metric(tb_host *h, const tb_metric *m, tb_error *er
 
 static uint32_t host_backend_caps(tb_host *h)
 {
-    return h->backend ? h->backend->caps : 0;
+    return h->backend ? tb_session_caps(h->backend, h->session) : 0;
+}
+
+uint32_t tb_session_caps(const tb_backend_vtable *b, void *session)
+{
+    if (TB_HAS_MEMBER(b, tb_backend_vtable, session_caps) && b->session_caps && session)
+        return b->caps & b->session_caps(session);
+    return b->caps;
+}
+
+const char *tb_cap_name(uint32_t caps)
+{
+    static const struct {
+        uint32_t cap;
+        const char *name;
+    } names[] = {{TB_CAP_GENERATE, "generation"},
+                 {TB_CAP_LOGLIKELIHOOD, "log-likelihoods"},
+                 {TB_CAP_ROLLING, "rolling log-likelihoods"},
+                 {TB_CAP_TOKENIZE, "tokenization"},
+                 {TB_CAP_CHAT, "chat templates"},
+                 {TB_CAP_CAPTURE, "calibration capture"},
+                 {TB_CAP_TOKEN_LOGPROBS, "per-token log-probabilities"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (caps & names[i].cap)
+            return names[i].name;
+    return NULL;
 }
 
 /* Every backend call checks the capability first, so a benchmark gets a

@@ -54,6 +54,13 @@ const tb_host_api *tb_host_api_table(void);
 /* A host in runner mode. */
 void tb_host_init_local(tb_host *h, const char *plugin, tb_console *console,
                         uint64_t seed, int threads);
+/* The capabilities an open session of backend b offers: the backend's
+ * session_caps (ABI 1.2) when it has one, else its declared caps. */
+uint32_t tb_session_caps(const tb_backend_vtable *b, void *session);
+
+/* The first capability in `caps` as words ("log-likelihoods"), or NULL. */
+const char *tb_cap_name(uint32_t caps);
+
 /* Frees what the host opened or kept for its plugin (the cache). */
 void tb_host_release(tb_host *h);
 

@@ -1,4 +1,5 @@
 /* matrix.c - matrix YAML: schema validation, sweeps, variants, cells, keys. */
+#include "host.h"
 #include "matrix.h"
 
 #include <ctype.h>
@@ -884,16 +885,11 @@ static void load_benchmarks(ctx *c, const tb_yaml_node *root, tb_matrix *m,
         id_lines[i] = entries[i].reserved[1] ? entries[i].reserved[1]->line : 0;
         if (!ok[i])
             continue;
-        uint32_t needs = entries[i].plugin->desc->ops.benchmark->needs;
-        static const struct { uint32_t cap; const char *name; } cap_names[] = {
-            {TB_CAP_GENERATE, "generation"}, {TB_CAP_LOGLIKELIHOOD, "log-likelihoods"},
-            {TB_CAP_ROLLING, "rolling log-likelihoods"}, {TB_CAP_TOKENIZE, "tokenization"},
-            {TB_CAP_CHAT, "chat templates"}, {TB_CAP_CAPTURE, "calibration capture"}};
-        for (size_t k = 0; k < TB_ARRAY_LEN(cap_names); k++)
-            if ((needs & cap_names[k].cap) && !(caps & cap_names[k].cap)) {
+        uint32_t missing = entries[i].plugin->desc->ops.benchmark->needs & ~caps;
+        for (uint32_t bit = 1; missing && bit; bit <<= 1)
+            if ((missing & bit) && tb_cap_name(bit)) {
                 err_at(c, n->items[i], "benchmark '%s' needs %s, which backend '%s' does not offer",
-                       entries[i].plugin->name, cap_names[k].name,
-                       m->backend.plugin->name);
+                       entries[i].plugin->name, tb_cap_name(bit), m->backend.plugin->name);
                 ok[i] = 0;
             }
         total += entry_points(&entries[i]);

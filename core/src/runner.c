@@ -927,6 +927,25 @@ static void fail_unstarted(runner *r, size_t ci, const char *reason)
                    r->m->benchmarks[cell->benchmark].use.label, reason);
 }
 
+/* A benchmark that needs what this session cannot do (a server without
+ * prompt log-probabilities) fails before it starts, with the reason,
+ * instead of at its first request. */
+static int lacks_caps(runner *r, size_t ci, uint32_t caps)
+{
+    const tb_cell *cell = &r->m->cells[ci];
+    const tb_plugin_use *u = &r->m->benchmarks[cell->benchmark].use;
+    uint32_t missing = u->plugin->desc->ops.benchmark->needs & ~caps;
+    const char *what = tb_cap_name(missing);
+    if (!what)
+        return 0;
+    char *why = tb_xasprintf("benchmark '%s' needs %s, which this session of backend '%s' "
+                             "does not offer (see the backend's log line when it opened)",
+                             u->plugin->name, what, r->m->backend.plugin->name);
+    fail_unstarted(r, ci, why);
+    free(why);
+    return 1;
+}
+
 /* ------------------------------------------------------------------ */
 /* Setup                                                               */
 /* ------------------------------------------------------------------ */
@@ -1094,8 +1113,11 @@ static void run_variants(runner *r, const unsigned char *todo)
             continue;
         }
         v->open = 1;
+        uint32_t caps = tb_session_caps(r->bops, v->session);
         for (size_t ci = 0; ci < m->n_cells; ci++) {
             if (!todo[ci] || m->cells[ci].variant != vi)
+                continue;
+            if (lacks_caps(r, ci, caps))
                 continue;
             while (r->n_slots >= (size_t)r->o->jobs && !interrupted(r))
                 service(r, 1.0);

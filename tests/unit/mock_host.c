@@ -158,9 +158,15 @@ static tb_status mock_report_metric(tb_host *h, const tb_metric *m, tb_error *er
     return TB_OK;
 }
 
+/* As the real host: the open session's caps (ABI 1.2) when it tells them. */
 static uint32_t mock_caps(tb_host *h)
 {
-    return h->backend ? h->backend->caps : 0;
+    if (!h->backend)
+        return 0;
+    if (TB_HAS_MEMBER(h->backend, tb_backend_vtable, session_caps) && h->backend->session_caps &&
+        h->session)
+        return h->backend->caps & h->backend->session_caps(h->session);
+    return h->backend->caps;
 }
 
 static tb_status unsupported(tb_host *h, const char *what, tb_error *err)

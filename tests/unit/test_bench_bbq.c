@@ -471,38 +471,51 @@ static void test_generate(void)
     char *tpath = tb_test_write_file(dir, "gen.tsv", tb_buf_str(&table));
     char *data_setting = tb_xasprintf("data=%s", path);
     char *table_setting = tb_xasprintf("table=%s", tpath);
-    const char *backend[] = {table_setting};
-    const char *settings[] = {data_setting, "method=generate", "prompt=plain"};
-    gb_run r;
-    tb_error err = {{0}};
-    CU_ASSERT_EQUAL_FATAL(gb_open(&r, dir, "bbq", backend, 1, settings, 3, &err), TB_OK);
-    tb_status st = gb_run_bench(&r, &err);
-    if (st != TB_OK)
-        fprintf(stderr, "%s\n", err.message);
-    CU_ASSERT_EQUAL_FATAL(st, TB_OK);
-    const tb_host *h = &r.host;
-    /* Disambiguated 1, 2 right, 3 wrong; ambiguous 5 right, 4, 6, 7
-     * wrong. */
-    CU_ASSERT(NEAR(gb_item_mean(h, "acc_dis", NULL), 2.0 / 3));
-    CU_ASSERT(NEAR(gb_item_mean(h, "acc_amb", NULL), 0.25));
-    const tb_mock_item *it = tb_mock_find_item(h, "Age/2", "acc_dis");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(it);
-    CU_ASSERT_STRING_EQUAL(it->output, "The answer is (C)");
-    /* s_dis: 1 target (neg, old), 2 and 3 target (nonneg, grandson):
-     * 2 * 3/3 - 1 = 1.  s_amb: 4 and 6 unparsed, 7 undetermined, 5
-     * unknown: one item scoring 0. */
-    CU_ASSERT_EQUAL(gb_item_count(h, "s_dis", NULL), 3);
-    CU_ASSERT(NEAR(gb_item_mean(h, "s_dis", NULL), 1.0));
-    CU_ASSERT_EQUAL(gb_item_count(h, "s_amb", NULL), 1);
-    CU_ASSERT(NEAR(gb_item_mean(h, "s_amb", NULL), 0.0));
-    CU_ASSERT_PTR_NULL(tb_mock_find_item(h, "Age/7", "s_amb"));
-    CU_ASSERT(NEAR(metric_value(h, "unparsed"), 2));
-    CU_ASSERT(NEAR(metric_value(h, "unparsed[Age]"), 2));
-    CU_ASSERT(NEAR(metric_value(h, "target_undetermined"), 1));
-    const tb_mock_metric *m = tb_mock_find_metric(h, "s_dis");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_STRING_EQUAL(m->label, "official (nyu-mll/BBQ); generate; prompt plain");
-    gb_close(&r);
+    /* method generate; and method auto on a session without log-likelihoods
+     * (a server without prompt log-probabilities), which must answer the
+     * same way by generation. */
+    static const struct {
+        const char *method, *no_ll, *label;
+    } cases[] = {
+        {"method=generate", "no_loglikelihood=false",
+         "official (nyu-mll/BBQ); generate; prompt plain"},
+        {"method=auto", "no_loglikelihood=true",
+         "official (nyu-mll/BBQ); generate (method auto, no log-likelihoods); prompt plain"},
+    };
+    for (size_t c = 0; c < 2; c++) {
+        const char *backend[] = {table_setting, cases[c].no_ll};
+        const char *settings[] = {data_setting, cases[c].method, "prompt=plain"};
+        gb_run r;
+        tb_error err = {{0}};
+        CU_ASSERT_EQUAL_FATAL(gb_open(&r, dir, "bbq", backend, 2, settings, 3, &err), TB_OK);
+        tb_status st = gb_run_bench(&r, &err);
+        if (st != TB_OK)
+            fprintf(stderr, "%s\n", err.message);
+        CU_ASSERT_EQUAL_FATAL(st, TB_OK);
+        const tb_host *h = &r.host;
+        /* Disambiguated 1, 2 right, 3 wrong; ambiguous 5 right, 4, 6, 7
+         * wrong. */
+        CU_ASSERT(NEAR(gb_item_mean(h, "acc_dis", NULL), 2.0 / 3));
+        CU_ASSERT(NEAR(gb_item_mean(h, "acc_amb", NULL), 0.25));
+        const tb_mock_item *it = tb_mock_find_item(h, "Age/2", "acc_dis");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(it);
+        CU_ASSERT_STRING_EQUAL(it->output, "The answer is (C)");
+        /* s_dis: 1 target (neg, old), 2 and 3 target (nonneg, grandson):
+         * 2 * 3/3 - 1 = 1.  s_amb: 4 and 6 unparsed, 7 undetermined, 5
+         * unknown: one item scoring 0. */
+        CU_ASSERT_EQUAL(gb_item_count(h, "s_dis", NULL), 3);
+        CU_ASSERT(NEAR(gb_item_mean(h, "s_dis", NULL), 1.0));
+        CU_ASSERT_EQUAL(gb_item_count(h, "s_amb", NULL), 1);
+        CU_ASSERT(NEAR(gb_item_mean(h, "s_amb", NULL), 0.0));
+        CU_ASSERT_PTR_NULL(tb_mock_find_item(h, "Age/7", "s_amb"));
+        CU_ASSERT(NEAR(metric_value(h, "unparsed"), 2));
+        CU_ASSERT(NEAR(metric_value(h, "unparsed[Age]"), 2));
+        CU_ASSERT(NEAR(metric_value(h, "target_undetermined"), 1));
+        const tb_mock_metric *m = tb_mock_find_metric(h, "s_dis");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        CU_ASSERT_STRING_EQUAL(m->label, cases[c].label);
+        gb_close(&r);
+    }
     tb_buf_free(&data);
     tb_buf_free(&table);
     free(path);
@@ -598,15 +611,16 @@ static void test_ll_score(void)
 }
 
 /* prompt=chat: the question is a user turn of the model's template (the
- * scripted backend's "<|role|>\ncontent\n"). */
+ * scripted backend's "<|role|>\ncontent\n").  method=auto on a session
+ * with log-likelihoods scores them, exactly as the default method. */
 static void test_chat_prompt(void)
 {
     fixture f;
     fixture_open(&f);
-    const char *settings[] = {f.data_setting, "prompt=chat"};
+    const char *settings[] = {f.data_setting, "prompt=chat", "method=auto"};
     gb_run r;
     tb_error err = {{0}};
-    CU_ASSERT_EQUAL_FATAL(gb_open(&r, f.dir, "bbq", NULL, 0, settings, 2, &err), TB_OK);
+    CU_ASSERT_EQUAL_FATAL(gb_open(&r, f.dir, "bbq", NULL, 0, settings, 3, &err), TB_OK);
     CU_ASSERT_EQUAL_FATAL(gb_run_bench(&r, &err), TB_OK);
     const tb_mock_item *it = tb_mock_find_item(&r.host, "Religion/10", "acc_amb");
     CU_ASSERT_PTR_NOT_NULL_FATAL(it);

@@ -11,6 +11,11 @@
 #include "tb_test.h"
 #include "util.h"
 
+/* The ABI version this trustbench speaks, as the loader prints it. */
+#define ABI_STR1(x) #x
+#define ABI_STR(x) ABI_STR1(x)
+#define ABI_NOW ABI_STR(TB_ABI_MAJOR) "." ABI_STR(TB_ABI_MINOR)
+
 static const char *basename_of(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -86,7 +91,7 @@ static void test_refused_root(void)
     static const struct {
         const char *file, *reason;
     } want[] = {
-        {"badabi.so", "built for plugin ABI 99.0, this trustbench speaks 1.1"},
+        {"badabi.so", "built for plugin ABI 99.0, this trustbench speaks " ABI_NOW},
         {"noentry.so", "exports no tb_plugin_v1() entry point (define it with "
                        "TB_PLUGIN_DEFINE)"},
         {"misnamed.so", "descriptor names the plugin 'renamed', but the file is "
@@ -120,7 +125,7 @@ static void test_refused_root(void)
         tb_error err;
         CU_ASSERT_NOT_EQUAL(tb_registry_load_file(r, path, 0, "again", &err), TB_OK);
         char *msg = tb_xasprintf("%s: built for plugin ABI 99.0, this trustbench "
-                                 "speaks 1.1", path);
+                                 "speaks " ABI_NOW, path);
         CU_ASSERT_STRING_EQUAL(err.message, msg);
         CU_ASSERT_EQUAL(tb_registry_refused_count(r), 6);
         free(msg);
@@ -380,19 +385,19 @@ static void test_descriptor_rules(void)
     CU_ASSERT_STRING_EQUAL(check(&d, "good", 0), "ok");
     d.abi_major = 2;
     CU_ASSERT_STRING_EQUAL(check(&d, "good", 0),
-                           "built for plugin ABI 2.7, this trustbench speaks 1.1");
+                           "built for plugin ABI 2.7, this trustbench speaks " ABI_NOW);
     d = good_descriptor();
     d.abi_major = 0;
     d.abi_minor = 9;
     CU_ASSERT_STRING_EQUAL(check(&d, "good", 0),
-                           "built for plugin ABI 0.9, this trustbench speaks 1.1");
+                           "built for plugin ABI 0.9, this trustbench speaks " ABI_NOW);
     d = good_descriptor();
     d.struct_size = 4;
     CU_ASSERT_STRING_EQUAL(check(&d, "good", 0),
                            "descriptor struct_size is 4, too small to hold even the ABI "
                            "version (set it with TB_DESCRIPTOR_HEADER)");
     d.struct_size = offsetof(tb_plugin_descriptor, create);
-    char *want = tb_xasprintf("descriptor struct_size is %zu, but a plugin ABI 1.1 "
+    char *want = tb_xasprintf("descriptor struct_size is %zu, but a plugin ABI " ABI_NOW " "
                               "descriptor is at least %zu bytes (set it with "
                               "TB_DESCRIPTOR_HEADER)",
                               offsetof(tb_plugin_descriptor, create),

@@ -175,6 +175,32 @@ static void test_results_and_cis(void)
     free(mx); free(db); free(status); free(n); free(groups); free(seen); free(items);
 }
 
+/* A session that lacks what a benchmark needs (ABI 1.2 session_caps: a
+ * server without prompt log-probabilities) fails that benchmark's cells
+ * before they start, with the reason. */
+static void test_session_caps_fail_before_start(void)
+{
+    const char *dir = tb_test_tmpdir();
+    char *model = tb_test_src_path("tests/data/matrix/tiny-model.bin");
+    char *text = tb_xasprintf("name: t\nseed: 5\n"
+                              "backend: {plugin: scripted, no_loglikelihood: true}\n"
+                              "models:\n  - {id: m, path: %s}\n"
+                              "benchmarks:\n  - {plugin: probe, items: 3}\n", model);
+    char *mx = tb_test_write_file(dir, "m.yaml", text);
+    char *db = tb_path_join(dir, "r.db");
+    const char *args[] = {"run", mx, "--db", db, "-q", NULL};
+    CU_ASSERT_EQUAL(run_tb(dir, args), 1);
+    char *fail = cell_field(db, "probe%", "status || ': ' || reason");
+    CU_ASSERT_STRING_EQUAL(fail, "failed: benchmark 'probe' needs log-likelihoods, which this "
+                                 "session of backend 'scripted' does not offer (see the "
+                                 "backend's log line when it opened)");
+    /* It never ran: no item of it is stored. */
+    char *items = query(db, "SELECT count(*) FROM items i JOIN cells c ON c.key = i.cell_key "
+                            "WHERE c.label LIKE 'probe%'");
+    CU_ASSERT_STRING_EQUAL(items, "0\n");
+    free(model); free(text); free(mx); free(db); free(fail); free(items);
+}
+
 static void test_failures_do_not_stop_the_run(void)
 {
     const char *dir = tb_test_tmpdir();
@@ -518,6 +544,8 @@ int tb_test_register(void)
     static const tb_test_case cases[] = {
         {"results, CIs and per-group metrics are stored", test_results_and_cis},
         {"crash, failure and timeout are marked; the run goes on", test_failures_do_not_stop_the_run},
+        {"a session lacking a needed capability fails the cell before it starts",
+         test_session_caps_fail_before_start},
         {"resume reruns failed cells only; --force reruns all", test_resume_and_force},
         {"the score cache persists across cells, failures and runs", test_score_cache_persists},
         {"a second session scores on another model", test_second_session},

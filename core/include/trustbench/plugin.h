@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define TB_ABI_MAJOR 1
-#define TB_ABI_MINOR 1
+#define TB_ABI_MINOR 2
 
 /* True when a struct filled in by the other side is large enough to hold
  * MEMBER, i.e. it was built against a header that already had it. */
@@ -538,6 +538,14 @@ typedef struct tb_backend_vtable {
     tb_status (*token_logprobs)(void *session, const int32_t *ids, size_t n,
                                 int32_t k, double *logprob, int32_t *top_id,
                                 double *top_logprob, tb_error *err);
+
+    /* ABI 1.2 (check TB_HAS_MEMBER first; may be NULL): the TB_CAP_* an
+     * open session really offers, a subset of `caps`.  A backend that
+     * learns only at open time what its model or server can do (a server
+     * without prompt log-probabilities) clears those bits here; the runner
+     * then fails the cells whose benchmark needs them before they start,
+     * and host->backend_caps gives benchmarks this answer. */
+    uint32_t (*session_caps)(void *session);
 } tb_backend_vtable;
 
 /* tb_compressor_vtable.flags */

@@ -211,8 +211,9 @@ static tb_status probe_logprobs(oa_session *s, tb_error *err)
     if (!s->no_lp)
         return TB_ERR_NOMEM;
     s->be->api->log(s->be->host, TB_LOG_WARN, "openai: server %s gives no prompt "
-                    "log-probabilities: the cells that need log-likelihoods will fail without "
-                    "sending requests", s->url);
+                    "log-probabilities: the cells that need log-likelihoods fail before they "
+                    "start, and benchmarks that can answer by generation do (%s)", s->url,
+                    err->message);
     memset(err, 0, sizeof *err);
     return TB_OK;
 }
@@ -292,6 +293,14 @@ static void openai_close(void *self, void *session)
     session_free(session);
 }
 
+/* ABI 1.2: what the probe found out at open time. */
+static uint32_t openai_session_caps(void *session)
+{
+    const oa_session *s = session;
+    uint32_t caps = TB_CAP_GENERATE | TB_CAP_LOGLIKELIHOOD | TB_CAP_ROLLING;
+    return s && s->no_lp ? caps & ~(uint32_t)(TB_CAP_LOGLIKELIHOOD | TB_CAP_ROLLING) : caps;
+}
+
 static const tb_backend_vtable openai_ops = {
     .struct_size = sizeof(tb_backend_vtable),
     .caps = TB_CAP_GENERATE | TB_CAP_LOGLIKELIHOOD | TB_CAP_ROLLING, /* chat: server side */
@@ -300,6 +309,7 @@ static const tb_backend_vtable openai_ops = {
     .generate = oa_generate,
     .loglikelihood = oa_loglikelihood,
     .loglikelihood_rolling = oa_rolling,
+    .session_caps = openai_session_caps,
 };
 
 static const tb_plugin_descriptor openai_descriptor = {

@@ -23,14 +23,16 @@
 #include "bbq_data.h"
 #include "bbq_score.h"
 
-enum { METHOD_LL = 0, METHOD_GENERATE = 1 };
+enum { METHOD_LL = 0, METHOD_GENERATE = 1, METHOD_AUTO = 2 };
 enum { LL_SUM = 0, LL_PER_BYTE = 1, LL_PER_TOKEN = 2 };
 
 static const tb_param params[] = {
     {"data", TB_PARAM_PATH, NULL, 0, 0, NULL,
      "BBQ data: a folder of <Category>.jsonl files (all are read) or one file", 0},
-    {"method", TB_PARAM_ENUM, "loglikelihood", 0, 0, "loglikelihood|generate",
-     "answer by the log-likelihood of each answer text, or by generating a letter", 0},
+    {"method", TB_PARAM_ENUM, "loglikelihood", 0, 0, "loglikelihood|generate|auto",
+     "answer by the log-likelihood of each answer text, or by generating a letter; auto: "
+     "log-likelihood when the backend session offers it, else generation (a server "
+     "without prompt log-probabilities)", 0},
     {"ll_score", TB_PARAM_ENUM, "sum", 0, 0, "sum|per_byte|per_token",
      "loglikelihood: rank answers by summed log-probability (Beyond Perplexity), "
      "or normalised by the answer's bytes (lm-eval acc_norm) or tokens",
@@ -53,6 +55,7 @@ typedef struct bbq {
     tb_kit kit;
     const char *data, *delimiter;
     int method, ll_score, skip_bad;
+    int fell_back; /* method auto chose generation: the session has no log-likelihoods */
     tb_kit_prompt_mode mode;
     int64_t max_tokens, batch;
 } bbq;
@@ -108,9 +111,9 @@ static tb_status bbq_create(const tb_host_api *api, tb_host *host, const tb_conf
         free(b);
         return TB_ERR_INVALID;
     }
-    static const char *const methods[] = {"loglikelihood", "generate"};
+    static const char *const methods[] = {"loglikelihood", "generate", "auto"};
     static const char *const lls[] = {"sum", "per_byte", "per_token"};
-    b->method = pick_name(method, methods, 2);
+    b->method = pick_name(method, methods, 3);
     b->ll_score = pick_name(ll, lls, 3);
     b->skip_bad = strcmp(bad, "skip") == 0;
     if (tb_kit_prompt_mode_parse(mode, &b->mode) != 0)
@@ -389,7 +392,8 @@ static tb_status report_all(bbq *b, run_state *r, tb_error *err)
         snprintf(label, sizeof label, "official (nyu-mll/BBQ); loglikelihood %s; prompt %s",
                  lls[b->ll_score], r->used == TB_KIT_PROMPT_CHAT ? "chat" : "plain");
     else
-        snprintf(label, sizeof label, "official (nyu-mll/BBQ); generate; prompt %s",
+        snprintf(label, sizeof label, "official (nyu-mll/BBQ); generate%s; prompt %s",
+                 b->fell_back ? " (method auto, no log-likelihoods)" : "",
                  r->used == TB_KIT_PROMPT_CHAT ? "chat" : "plain");
     const uint32_t each = TB_METRIC_FROM_ITEMS | TB_METRIC_PER_GROUP;
     const struct {
@@ -444,6 +448,14 @@ static tb_status choose_items(bbq *b, run_state *r, tb_error *err)
 static tb_status check_backend(bbq *b, tb_error *err)
 {
     uint32_t caps = b->kit.api->backend_caps(b->kit.host);
+    if (b->method == METHOD_AUTO) {
+        b->fell_back = !(caps & TB_CAP_LOGLIKELIHOOD);
+        b->method = b->fell_back ? METHOD_GENERATE : METHOD_LL;
+        if (b->fell_back)
+            b->kit.api->log(b->kit.host, TB_LOG_INFO, "bbq: method auto: the backend session "
+                                                      "has no log-likelihoods, answering by "
+                                                      "generation");
+    }
     if (b->method == METHOD_LL && !(caps & TB_CAP_LOGLIKELIHOOD)) {
         b->kit.api->errorf(err, "bbq: method 'loglikelihood' needs a backend with "
                                 "log-likelihoods; this one has none (try method: generate)");

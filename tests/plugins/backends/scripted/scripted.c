@@ -64,6 +64,7 @@ typedef struct scripted {
     size_t n_rows;
     ll_row *ll_rows;
     size_t n_ll_rows;
+    int no_ll; /* sessions say they have no log-likelihoods (ABI 1.2) */
 } scripted;
 
 /* What a backend call returns stays valid until the next call on the same
@@ -330,9 +331,10 @@ static tb_status scripted_create(const tb_host_api *api, tb_host *host,
     const char *table = "", *ll_table = "";
     if (api->config_float(config, "bias", &self->bias) != TB_OK ||
         api->config_string(config, "table", &table) != TB_OK ||
-        api->config_string(config, "ll_table", &ll_table) != TB_OK) {
-        api->errorf(err, "scripted: the host did not provide 'bias', 'table' and "
-                         "'ll_table'");
+        api->config_string(config, "ll_table", &ll_table) != TB_OK ||
+        api->config_bool(config, "no_loglikelihood", &self->no_ll) != TB_OK) {
+        api->errorf(err, "scripted: the host did not provide 'bias', 'table', "
+                         "'ll_table' and 'no_loglikelihood'");
         free(self);
         return TB_ERR_INVALID;
     }
@@ -781,7 +783,19 @@ static const tb_param scripted_params[] = {
     {"ll_table", TB_PARAM_PATH, "", 0, 0, NULL,
      "TSV of context<TAB>continuation<TAB>logprob[<TAB>is_greedy] lines that "
      "loglikelihood returns verbatim", TB_PARAM_OPTIONAL},
+    {"no_loglikelihood", TB_PARAM_BOOL, "false", 0, 0, NULL,
+     "open sessions report no log-likelihoods (session_caps), as a server without "
+     "prompt log-probabilities does", 0},
 };
+
+/* ABI 1.2: a session can offer less than the backend declares. */
+static uint32_t scripted_session_caps(void *sess)
+{
+    const session *s = sess;
+    uint32_t all = TB_CAP_GENERATE | TB_CAP_LOGLIKELIHOOD | TB_CAP_ROLLING | TB_CAP_TOKENIZE |
+                   TB_CAP_CHAT;
+    return s->owner->no_ll ? all & ~(uint32_t)(TB_CAP_LOGLIKELIHOOD | TB_CAP_ROLLING) : all;
+}
 
 static const tb_backend_vtable scripted_ops = {
     .struct_size = sizeof(tb_backend_vtable),
@@ -794,6 +808,7 @@ static const tb_backend_vtable scripted_ops = {
     .loglikelihood_rolling = scripted_rolling,
     .tokenize = scripted_tokenize,
     .chat_format = scripted_chat_format,
+    .session_caps = scripted_session_caps,
 };
 
 static const tb_plugin_descriptor scripted_descriptor = {
