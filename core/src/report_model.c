@@ -486,6 +486,27 @@ static void choose_headlines(tb_report *r)
     }
 }
 
+/* A difference with an interval for metrics that are not item means (a
+ * perspective's score with its bootstrap CI): the normal interval of two
+ * independent estimates, as trust_score.c combines them.  Item-mean
+ * metrics get the paired item bootstrap later (report_load.c), which
+ * replaces this. */
+static void independent_diff(tb_report_metric *m, const tb_report_metric *base)
+{
+    const double z = 1.959963984540054;
+    if (!isfinite(m->value) || !isfinite(base->value) || !isfinite(m->ci_low) ||
+        !isfinite(m->ci_high) || !isfinite(base->ci_low) || !isfinite(base->ci_high) ||
+        m->ci_high < m->ci_low || base->ci_high < base->ci_low)
+        return;
+    double sm = (m->ci_high - m->ci_low) / (2 * z), sb = (base->ci_high - base->ci_low) / (2 * z);
+    double half = z * sqrt(sm * sm + sb * sb);
+    m->has_diff = 1;
+    m->diff = m->value - base->value;
+    m->diff_low = m->diff - half;
+    m->diff_high = m->diff + half;
+    m->diff_n = 0;
+}
+
 /* The baseline cell of each compressed cell - the baseline variant's done
  * cell of the same dimension, as `show` pairs them - and the baseline's
  * value of each metric. */
@@ -503,8 +524,10 @@ static void link_baselines(tb_report *r)
         const tb_report_cell *b = &r->cells[bi];
         for (size_t k = 0; k < c->n_metrics; k++) {
             size_t j = metric_index(b, c->metrics[k].name);
-            if (j != TB_REPORT_NONE)
+            if (j != TB_REPORT_NONE) {
                 c->metrics[k].base_value = b->metrics[j].value;
+                independent_diff(&c->metrics[k], &b->metrics[j]);
+            }
         }
     }
 }

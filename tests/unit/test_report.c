@@ -156,7 +156,10 @@ static void stereo_cell(tb_store *s, int64_t run, int v)
     }
     const double *g = stereo_groups[v];
     tb_metric_row m[] = {
-        {"agreement", stereo_value[v], NAN, NAN, 8, NULL, PR | LB},
+        /* A perspective score with its own (bootstrap) interval, not an
+         * item mean: its difference gets the normal interval. */
+        {"agreement", stereo_value[v], stereo_value[v] - 0.03, stereo_value[v] + 0.04, 8, NULL,
+         PR | LB},
         {"agreement[g1/t1]", g[0], NAN, NAN, 2, NULL, LB},
         {"agreement[g1/t2]", g[1], NAN, NAN, 2, NULL, LB},
         {"agreement[g2/t1]", g[2], NAN, NAN, 2, NULL, LB},
@@ -393,6 +396,20 @@ static void test_differences_and_changes(void)
         CU_ASSERT_EQUAL(m->diff_n, row->diff_n);
         if (cases[k].verdict != 9)
             CU_ASSERT_EQUAL(tb_report_verdict(m), cases[k].verdict);
+    }
+    /* A score that is not an item mean, with intervals on both sides: the
+     * difference has the normal interval of two independent estimates,
+     * half-width 1.96 * sqrt(2) * (0.07 / 3.92), whatever the variant. */
+    size_t st = dim_of(r, "stereo");
+    for (size_t v = 1; v < 4; v++) {
+        const tb_report_metric *m = tb_report_headline(r, v, st);
+        if (!m || isnan(m->value))
+            continue;
+        CU_ASSERT_FATAL(m->has_diff);
+        CU_ASSERT_DOUBLE_EQUAL(m->diff, m->value - m->base_value, 1e-12);
+        double half = sqrt(2.0) * 0.035;
+        CU_ASSERT_DOUBLE_EQUAL(m->diff_low, m->diff - half, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(m->diff_high, m->diff + half, 1e-9);
     }
     /* The baseline has no difference; its cells pair with nothing. */
     CU_ASSERT_FALSE(tb_report_headline(r, 0, bbq)->has_diff);
@@ -967,8 +984,12 @@ static void test_markdown(void)
                                       "average (0-1 \xe2\x86\x91) | perplexity (perplexity "
                                       "\xe2\x86\x93) |\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(md, "| m | none (uncompressed) | 0.7500 [0.0000, 1.0000]; "
-                                      "refusal 0.0000 | 20.0000 | 0.4000 [0.1000, 0.9000] | "
-                                      "0.7167 | 10.0000 |\n"));
+                                      "refusal 0.0000 | 20.0000 [19.9700, 20.0400] | 0.4000 "
+                                      "[0.1000, 0.9000] | 0.7167 | 10.0000 |\n"));
+    /* rtn4's stereo score: a difference with the independent interval
+     * (+20 +- sqrt(2) * 0.035), significantly worse (lower is better). */
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "| 40.0000 [39.9700, 40.0400]; \xce\x94 +20.0000 "
+                                      "[+19.9505, +20.0495] \xe2\x96\xbc |"));
     /* rtn8: tox failed; perplexity has no pairs: the plain difference. */
     const char *v8 = strstr(md, "| m | rtn bits=8 group_size=128 | 0.7500 [0.0000, 1.0000]; "
                                 "\xce\x94 +0.0000");
