@@ -206,7 +206,7 @@ static void write_mmlu(const char *dir)
 /* Picks by hand: world_history A (right), B (wrong; C is right), D
  * (right); astronomy B (right), C (wrong; A is right).  Per subject 2/3
  * and 1/2; overall 3/5; macro (2/3 + 1/2) / 2 = 7/12. */
-static void write_zero_shot_table(const char *dir)
+static void write_zero_shot_table(const char *dir, int generated)
 {
     static const char wh[] =
         "The following are multiple choice questions (with answers) about world history.\n\n";
@@ -222,15 +222,23 @@ static void write_zero_shot_table(const char *dir)
         {as, "What is the closest star to Earth?", "Proxima", "Sun", "Sirius", "Vega", "B"},
         {as, "Which planet has the most moons?", "Saturn", "Earth", "Mars", "Venus", "C"},
     };
+    /* method generate: the same picks in the shapes models write them. */
+    static const char *const said[] = {" A", " (B)", " D. Versailles", " Answer: B", " C"};
     tb_buf table = {0};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char *block = question_block(rows[i].q, rows[i].a, rows[i].b, rows[i].c, rows[i].d);
         char *ctx = tb_xasprintf("%s%s", rows[i].head, block);
-        pick_row(&table, ctx, rows[i].pick);
+        if (generated) {
+            char *e = escaped(ctx);
+            tb_buf_printf(&table, "%s\t%s\n", e, said[i]);
+            free(e);
+        } else {
+            pick_row(&table, ctx, rows[i].pick);
+        }
         free(ctx);
         free(block);
     }
-    free(tb_test_write_file(dir, "ll.tsv", tb_buf_str(&table)));
+    free(tb_test_write_file(dir, generated ? "gen.tsv" : "ll.tsv", tb_buf_str(&table)));
     tb_buf_free(&table);
 }
 
@@ -238,7 +246,7 @@ static void test_mmlu_by_hand(void)
 {
     const char *dir = tb_test_tmpdir();
     write_mmlu(dir);
-    write_zero_shot_table(dir);
+    write_zero_shot_table(dir, 0);
     const char *backend[] = {"ll_table=ll.tsv"};
     const char *settings[] = {"task=mmlu", "data=mmlu", "shots=0"};
     lh_run r;
@@ -267,6 +275,38 @@ static void test_mmlu_by_hand(void)
                                     TB_METRIC_HIGHER_BETTER | TB_METRIC_PRIMARY);
     CU_ASSERT_STRING_EQUAL(acc->label, "mmlu: 0-shot, split=test, argmax log-likelihood of "
                                        "' A'..' D', prompt=plain");
+    lh_close(&r);
+}
+
+/* method auto on a session without log-likelihoods (a server without
+ * prompt log-probabilities) answers by a generated letter: the same picks
+ * written as " (B)", " Answer: B" ... give the same accuracies as above. */
+static void test_mmlu_generated(void)
+{
+    const char *dir = tb_test_tmpdir();
+    write_mmlu(dir);
+    write_zero_shot_table(dir, 1);
+    const char *backend[] = {"table=gen.tsv", "no_loglikelihood=true"};
+    const char *settings[] = {"task=mmlu", "data=mmlu", "shots=0", "method=auto"};
+    lh_run r;
+    tb_error err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(lh_scripted(&r, dir, backend, 2, "knowledge", settings, 4, &err),
+                          TB_OK);
+    CU_ASSERT_EQUAL(lh_items(&r.host, "accuracy", NULL, NULL), 5);
+    CU_ASSERT_DOUBLE_EQUAL(item_mean(&r.host, "accuracy", NULL), 0.6, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(lh_metric(&r.host, "accuracy_macro"), 7.0 / 12.0, 1e-12);
+    const tb_mock_item *wrong = tb_mock_find_item(&r.host, "world_history:2", "accuracy");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(wrong);
+    CU_ASSERT_STRING_EQUAL(wrong->output, " (B)");
+    CU_ASSERT_STRING_EQUAL(tb_mock_find_metric(&r.host, "accuracy")->label,
+                           "mmlu: 0-shot, split=test, greedy generated letter (method auto, "
+                           "no log-likelihoods), prompt=plain");
+    lh_close(&r);
+    /* The default method on that session refuses, naming the way out. */
+    const char *plain[] = {"task=mmlu", "data=mmlu", "shots=0"};
+    CU_ASSERT_EQUAL(lh_scripted(&r, dir, backend, 2, "knowledge", plain, 3, &err),
+                    TB_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "try method: generate or auto"));
     lh_close(&r);
 }
 
@@ -497,6 +537,8 @@ int tb_test_register(void)
         {"freebaseqa v1.0 JSON and chat prompts", test_freebaseqa_json},
         {"mmlu per-subject accuracy by hand", test_mmlu_by_hand},
         {"mmlu few-shot prompts and subjects", test_mmlu_few_shot},
+        {"mmlu by generated letters when the session has no log-likelihoods",
+         test_mmlu_generated},
         {"malformed input and parameters", test_malformed},
         {"real FreebaseQA in ../shared", test_real_freebaseqa},
         {"real MMLU in ../shared", test_real_mmlu},

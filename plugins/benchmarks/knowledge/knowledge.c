@@ -26,6 +26,10 @@ static const tb_param params[] = {
      TB_PARAM_HAS_MIN | TB_PARAM_HAS_MAX},
     {"subjects", TB_PARAM_STRING_LIST, "[]", 0, 0, NULL,
      "mmlu: only these subjects (file names without _<split>.csv); []: all", 0},
+    {"method", TB_PARAM_ENUM, "loglikelihood", 0, 0, "loglikelihood|generate|auto",
+     "mmlu: the log-likelihood of ' A'..' D' (the original protocol), a greedy generated "
+     "letter, or auto: log-likelihood when the backend session offers it, else generation",
+     0},
     {"prompt", TB_PARAM_ENUM, "plain", 0, 0, "auto|chat|plain",
      "plain text (as the papers), the model's chat template, or chat when it has one", 0},
     /* LLM-KICK's prompt (factoid_qa/main_freebase.py), trailing space and
@@ -133,13 +137,14 @@ static tb_status knowledge_create(const tb_host_api *api, tb_host *host, const t
     }
     tb_knowledge *k = &in->k;
     k->kit = (tb_kit){api, host};
-    const char *mode = "plain", *tmpl = "", *stop = "";
+    const char *mode = "plain", *tmpl = "", *stop = "", *method = "loglikelihood";
     tb_status st = TB_OK;
     if (api->config_string(cfg, "task", &in->task) != TB_OK ||
         api->config_string(cfg, "data", &k->data) != TB_OK ||
         api->config_string(cfg, "split", &k->split) != TB_OK ||
         api->config_int(cfg, "shots", &k->shots) != TB_OK ||
         api->config_string(cfg, "prompt", &mode) != TB_OK ||
+        api->config_string(cfg, "method", &method) != TB_OK ||
         api->config_string(cfg, "template", &tmpl) != TB_OK ||
         api->config_int(cfg, "max_tokens", &k->max_tokens) != TB_OK ||
         api->config_string(cfg, "stop", &stop) != TB_OK ||
@@ -148,6 +153,9 @@ static tb_status knowledge_create(const tb_host_api *api, tb_host *host, const t
         api->errorf(err, "knowledge: the host did not provide every declared parameter");
         st = TB_ERR_INVALID;
     }
+    k->mc = !strcmp(method, "generate") ? TB_KNOWLEDGE_MC_GENERATE
+            : !strcmp(method, "auto")   ? TB_KNOWLEDGE_MC_AUTO
+                                        : TB_KNOWLEDGE_MC_LOGLIKELIHOOD;
     if (st == TB_OK && tb_kit_prompt_mode_parse(mode, &k->mode) != 0) {
         api->errorf(err, "knowledge: prompt '%s' is not auto, chat or plain", mode);
         st = TB_ERR_INVALID;
@@ -179,9 +187,19 @@ static tb_status knowledge_run(void *self, tb_error *err)
         }
         return tb_knowledge_freebaseqa(&in->k, err);
     }
-    if (!(in->k.kit.api->backend_caps(in->k.kit.host) & TB_CAP_LOGLIKELIHOOD)) {
+    uint32_t caps = in->k.kit.api->backend_caps(in->k.kit.host);
+    if (in->k.mc == TB_KNOWLEDGE_MC_AUTO) {
+        in->k.fell_back = !(caps & TB_CAP_LOGLIKELIHOOD);
+        in->k.mc = in->k.fell_back ? TB_KNOWLEDGE_MC_GENERATE : TB_KNOWLEDGE_MC_LOGLIKELIHOOD;
+    }
+    if (in->k.mc == TB_KNOWLEDGE_MC_LOGLIKELIHOOD && !(caps & TB_CAP_LOGLIKELIHOOD)) {
         in->k.kit.api->errorf(err, "knowledge: mmlu needs log-likelihoods, which the backend "
-                                   "does not offer");
+                                   "does not offer (try method: generate or auto)");
+        return TB_ERR_UNSUPPORTED;
+    }
+    if (in->k.mc == TB_KNOWLEDGE_MC_GENERATE && !(caps & TB_CAP_GENERATE)) {
+        in->k.kit.api->errorf(err, "knowledge: mmlu with method generate needs text "
+                                   "generation, which the backend does not offer");
         return TB_ERR_UNSUPPORTED;
     }
     return tb_knowledge_mmlu(&in->k, err);

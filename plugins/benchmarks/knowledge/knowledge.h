@@ -16,11 +16,15 @@
 #include <trustbench/kit.h>
 #include <trustbench/plugin.h>
 
+enum { TB_KNOWLEDGE_MC_LOGLIKELIHOOD, TB_KNOWLEDGE_MC_GENERATE, TB_KNOWLEDGE_MC_AUTO };
+
 typedef struct tb_knowledge {
     tb_kit kit;
     const char *data;
     const char *split;          /* mmlu: test | val | dev */
     int64_t shots;              /* mmlu */
+    int mc;                     /* mmlu: TB_KNOWLEDGE_MC_*; auto is resolved in run */
+    int fell_back;              /* mmlu: auto chose generation (no log-likelihoods) */
     const char *const *subjects; /* mmlu: only these (none: all) */
     size_t n_subjects;
     tb_kit_prompt_mode mode;

@@ -320,6 +320,54 @@ static char *context_of(tb_knowledge *k, const subject *s, size_t row, tb_kit_pr
 /* Scoring                                                             */
 /* ------------------------------------------------------------------ */
 
+/* method generate: each context continued greedily for a few tokens; the
+ * texts are copied out (malloc'd) because the session owns its results. */
+static tb_status generate_letters(tb_knowledge *k, const char *const *ctx, size_t n,
+                                  char ***out, tb_error *err)
+{
+    tb_gen_request *req = calloc(n, sizeof *req);
+    tb_gen_result *res = calloc(n, sizeof *res);
+    const tb_gen_request **rp = calloc(n, sizeof *rp);
+    tb_gen_result **op = calloc(n, sizeof *op);
+    char **said = calloc(n, sizeof *said);
+    static const char *const stop[] = {"\n"};
+    tb_status st = req && res && rp && op && said ? TB_OK : TB_ERR_NOMEM;
+    for (size_t i = 0; st == TB_OK && i < n; i++) {
+        /* 16 tokens: room for "The answer is (B)" and its kin. */
+        req[i] = (tb_gen_request){sizeof req[i], ctx[i], NULL, 0, 16, 0, 0.0f, 1.0f, 0, 0,
+                                  stop, 1};
+        res[i].struct_size = sizeof res[i];
+        rp[i] = &req[i];
+        op[i] = &res[i];
+    }
+    if (st == TB_OK)
+        st = k->kit.api->generate(k->kit.host, rp, n, op, err);
+    for (size_t i = 0; st == TB_OK && i < n; i++) {
+        said[i] = malloc(res[i].text_len + 1);
+        if (!said[i]) {
+            st = TB_ERR_NOMEM;
+            break;
+        }
+        if (res[i].text_len)
+            memcpy(said[i], res[i].text, res[i].text_len);
+        said[i][res[i].text_len] = '\0';
+    }
+    if (st == TB_ERR_NOMEM)
+        k->kit.api->errorf(err, "knowledge: out of memory");
+    free(req);
+    free(res);
+    free(rp);
+    free(op);
+    if (st != TB_OK && said) {
+        for (size_t i = 0; i < n; i++)
+            free(said[i]);
+        free(said);
+        said = NULL;
+    }
+    *out = said;
+    return st;
+}
+
 static tb_status score_batch(tb_knowledge *k, mmlu *m, const size_t *chosen, size_t n,
                              tb_kit_prompt *pr, tb_error *err)
 {
@@ -337,18 +385,25 @@ static tb_status score_batch(tb_knowledge *k, mmlu *m, const size_t *chosen, siz
             st = TB_ERR_NOMEM;
         qs[i] = (tb_kit_mc_question){ctx[i], letters, 4};
     }
-    if (st == TB_OK)
+    char **said = NULL; /* method generate: the generated texts */
+    if (st == TB_OK && k->mc == TB_KNOWLEDGE_MC_GENERATE)
+        st = generate_letters(k, (const char *const *)ctx, n, &said, err);
+    else if (st == TB_OK)
         st = tb_kit_mc_loglikelihood(&k->kit, qs, n, " ", ans, err);
     for (size_t i = 0; st == TB_OK && i < n; i++) {
         const question *q = &m->qs[chosen[i]];
         subject *s = &m->subjects[q->subject];
         int right = letter_of(tb_kit_str(tb_kit_row(s->rows, q->row), "answer"));
-        int ok = (int)ans[i].best_sum == right;
+        int pick = said ? tb_kit_parse_letter(said[i], 4) : (int)ans[i].best_sum;
+        int ok = pick == right; /* an unparsed answer (-1) is wrong */
         s->n++;
         s->correct += (size_t)ok;
-        st = tb_kit_item(&k->kit, q->id, "accuracy", s->name, ctx[i], letters[ans[i].best_sum],
-                         letters[right], ok, err);
+        st = tb_kit_item(&k->kit, q->id, "accuracy", s->name, ctx[i],
+                         said ? said[i] : letters[pick], letters[right], ok, err);
     }
+    for (size_t i = 0; said && i < n; i++)
+        free(said[i]);
+    free(said);
     for (size_t i = 0; ctx && i < n; i++)
         free(ctx[i]);
     free(ctx);
@@ -360,9 +415,11 @@ static tb_status score_batch(tb_knowledge *k, mmlu *m, const size_t *chosen, siz
 static tb_status report_metrics(tb_knowledge *k, const mmlu *m, tb_error *err)
 {
     char label[256];
-    snprintf(label, sizeof label,
-             "mmlu: %lld-shot, split=%s, argmax log-likelihood of ' A'..' D', prompt=%s",
+    snprintf(label, sizeof label, "mmlu: %lld-shot, split=%s, %s, prompt=%s",
              (long long)k->shots, k->split,
+             k->mc != TB_KNOWLEDGE_MC_GENERATE ? "argmax log-likelihood of ' A'..' D'"
+             : k->fell_back ? "greedy generated letter (method auto, no log-likelihoods)"
+                            : "greedy generated letter",
              k->mode == TB_KIT_PROMPT_CHAT ? "chat"
              : k->mode == TB_KIT_PROMPT_AUTO ? "auto" : "plain");
     tb_status st = tb_kit_metric(&k->kit, "accuracy", 0, 0, label,
