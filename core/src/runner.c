@@ -1106,6 +1106,10 @@ static void run_variants(runner *r, const unsigned char *todo)
         char *why = NULL;
         tb_console_log(r->con, TB_LOG_INFO, NULL, "variant %s: preparing", m->variants[vi].label);
         if (open_variant(r, vi, &v->session, &why) != 0) {
+            if (interrupted(r)) { /* Ctrl-C while a server started: not a failure */
+                free(why);
+                break;
+            }
             for (size_t ci = 0; ci < m->n_cells; ci++)
                 if (todo[ci] && m->cells[ci].variant == vi)
                     fail_unstarted(r, ci, why);

@@ -126,4 +126,10 @@ rc=$?
 p=$(sed -n 's/.*openai: started .* as pid \([0-9]*\) .*/\1/p' slow.log)
 [ -n "$p" ] || { cat slow.log >&2; fail "no server started"; }
 kill -0 -- "-$p" 2>/dev/null && fail "the starting server $p outlived the interrupt"
+# An interrupt is not a failure: no cell of the interrupted variant is
+# marked failed, so a resume runs them as if never started.
+if [ -f slow.db ]; then
+    nf=$(sqlite3 slow.db "SELECT count(*) FROM cells WHERE status = 'failed'" 2>/dev/null || echo 0)
+    [ "$nf" = 0 ] || fail "the interrupted start marked $nf cells failed"
+fi
 echo "ok: launched servers give the native results for both variants and stop"
