@@ -155,7 +155,7 @@ static void time_statistics(layer *l, const bench_opts *o, result *res)
 static int time_gptq(const layer *l, const bench_opts *o, result *res)
 {
     int64_t n = l->cols;
-    tb_gptq_opts g = {o->bits, o->group, 0, 0, 0, 0.01, 128, 3, o->threads};
+    tb_gptq_opts g = {o->bits, o->group, 0, 0, 0, 0.01, 128, 3, o->threads, 0};
     float *h = copy_f(l->xtx, n * n), *u = alloc_f(n * n), *w = copy_f(l->w, l->rows * n);
     int rc = h && u && w ? 0 : -1;
     tb_damping d;
@@ -208,7 +208,7 @@ static int time_sparsegpt(const layer *l, const bench_opts *o, result *res)
 
 static tb_rtn_opts rtn_opts(const bench_opts *o)
 {
-    tb_rtn_opts r = {o->bits, o->group, 0, TB_GRID_MINMAX, o->threads};
+    tb_rtn_opts r = {o->bits, o->group, 0, TB_GRID_MINMAX, o->threads, 0};
     return r;
 }
 
@@ -237,7 +237,7 @@ static int time_rtn(const layer *l, const bench_opts *o, result *res)
 static int time_awq(const layer *l, const bench_opts *o, result *res)
 {
     int64_t rows = l->rows, cols = l->cols, nt = o->awq_tokens;
-    tb_awq_opts q = {o->bits, o->group, 1, 20, 1, 0.5, 20, 512, o->threads};
+    tb_awq_opts q = {o->bits, o->group, 1, 20, 1, 0.5, 20, 512, o->threads, 0};
     float *x = alloc_f(nt * cols), *y = alloc_f(nt * rows), *yc = alloc_f(nt * rows);
     float *cand = alloc_f(rows * cols), *mean = alloc_f(cols), *s = alloc_f(cols);
     float *best = alloc_f(cols), *maxv = alloc_f(rows * tb_awq_groups(cols, o->group));

@@ -104,8 +104,13 @@ tb_status tb_compress_run(const tb_compress_job *job, tb_compress_report *rep, t
     }
     tb_host_release(&h);
     close_calibration(job, &cs);
+    /* Packed: a rewritten matrix whose every 32-weight block lies exactly
+     * on a Q4_0, Q4_1 or Q8_0 grid (the quantizers' scale_dtype f16) is
+     * stored so; every other tensor as the compressor left it.  Lossless
+     * either way. */
     if (st == TB_OK)
-        st = tb_model_write_gguf(m, job->out_path, TB_DTYPE_KEEP, NULL, err);
+        st = tb_model_write_gguf(m, job->out_path,
+                                 job->unpacked ? TB_DTYPE_KEEP : TB_DTYPE_PACKED, NULL, err);
     tb_model_close(m);
     rep->seconds = tb_now_monotonic() - t0;
     return st;

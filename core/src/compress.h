@@ -25,6 +25,9 @@ typedef struct tb_compress_job {
     const char *out_path;                 /* the compressed model, GGUF */
     tb_console *console;
     uint64_t seed;
+    int unpacked; /* 1: never pack (rewritten tensors stay F32), so tests
+                     can compare the compressor's own values with the
+                     packed file's */
 } tb_compress_job;
 
 typedef struct tb_compress_line {

@@ -348,11 +348,24 @@ static int codes_of(const float *x, float d, int lo, int hi, int *k)
     return 1;
 }
 
-/* Symmetric blocks: x = k d, k in [lo, hi], d an f16 of either sign
- * (ggml's Q4_0 maps the largest magnitude to -8).  The block's value of
- * largest magnitude `a` is k_a d for some k_a, so d is one of a / k_a:
- * tried from the largest |k_a| down, a positive d first (its zero codes
- * decode to +0, as the quantizers' zeros are), verified by decoding. */
+/* The sign of d whose zero codes decode to the block's own zeros, bit
+ * for bit: 0 * d is -0 for a negative d.  Negative when the block holds a
+ * -0 (ggml's Q4_0 maps the largest magnitude to -8, often with d < 0),
+ * else positive (the quantizers' zeros are +0). */
+static int zero_sign(const float *x)
+{
+    for (int j = 0; j < 32; j++)
+        if (x[j] == 0 && signbit(x[j]))
+            return -1;
+    return 1;
+}
+
+/* Symmetric blocks: x = k d, k in [lo, hi], d an f16 of either sign.
+ * The block's value of largest magnitude `a` is k_a d for some k_a, so d
+ * is one of a / k_a: tried from the largest |k_a| down, every d of the
+ * sign zero_sign chooses before any of the other (an asymmetric range
+ * can hold a positive value at hi only with a negative d one magnitude
+ * up), verified by decoding. */
 static int exact_symmetric(const float *x, int lo, int hi, uint16_t *dh, int *k)
 {
     float a = block_amax(x);
@@ -361,8 +374,10 @@ static int exact_symmetric(const float *x, int lo, int hi, uint16_t *dh, int *k)
         memset(k, 0, 32 * sizeof *k);
         return 1;
     }
-    for (int mag = -lo > hi ? -lo : hi; mag >= 1; mag--)
-        for (int dsign = 1; dsign >= -1; dsign -= 2) {
+    int first = zero_sign(x);
+    for (int pass = 0; pass < 2; pass++) {
+        int dsign = pass == 0 ? first : -first;
+        for (int mag = -lo > hi ? -lo : hi; mag >= 1; mag--) {
             int ka = (a > 0 ? 1 : -1) * dsign * mag;
             if (ka < lo || ka > hi)
                 continue;
@@ -370,6 +385,7 @@ static int exact_symmetric(const float *x, int lo, int hi, uint16_t *dh, int *k)
             if (f16_exact(d, dh) && codes_of(x, d, lo, hi, k))
                 return 1;
         }
+    }
     return 0;
 }
 

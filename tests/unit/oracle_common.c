@@ -57,6 +57,12 @@ char *oc_oracle(const char *name)
 char *oc_compress(const char *method, const char *const *sets, tb_compress_report *rep,
                   tb_error *err)
 {
+    return oc_compress_as(method, sets, 16, 0, rep, err);
+}
+
+char *oc_compress_as(const char *method, const char *const *sets, int64_t samples,
+                     int unpacked, tb_compress_report *rep, tb_error *err)
+{
     memset(rep, 0, sizeof *rep);
     memset(err, 0, sizeof *err);
     char *model = tb_test_shared_path("models/stories260K/stories260K.gguf");
@@ -77,7 +83,7 @@ char *oc_compress(const char *method, const char *const *sets, tb_compress_repor
     CU_ASSERT_EQUAL_FATAL(tb_config_fill_defaults(bcfg, back->desc, ".", why, sizeof why), 0);
     static int serial; /* distinct outputs within one test program */
     char *out = tb_xasprintf("%s/%s-%d.gguf", tb_test_tmpdir(), method, serial++);
-    tb_calib_spec calib = {text, 16, 256, "sequential", "text", "none", 0};
+    tb_calib_spec calib = {text, samples, 256, "sequential", "text", "none", 0};
     tb_compress_job job;
     memset(&job, 0, sizeof job);
     job.model_path = model;
@@ -88,6 +94,7 @@ char *oc_compress(const char *method, const char *const *sets, tb_compress_repor
     job.backend_config = bcfg;
     job.out_path = out;
     job.console = &p.con;
+    job.unpacked = unpacked;
     if (tb_compress_run(&job, rep, err) != TB_OK) {
         free(out);
         out = NULL;

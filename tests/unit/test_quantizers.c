@@ -10,7 +10,9 @@
  * the original authors' weights (equal or one grid step apart) and
  * perplexities.  AWQ's search and fold alone (before quantization) leave
  * stories260K's logits unchanged, and GPTQ's output error is below RTN's
- * on every real layer.
+ * on every real layer.  With scale_dtype f16 the grids are GGUF blocks'
+ * (by hand), and `trustbench compress` writes them packed (Q4_0, Q4_1,
+ * Q8_0), decoding bit for bit to the compressor's f32 output.
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "loader.h"
 #include "model_io.h"
 #include "params.h"
+#include "quant.h"
 #include "rng.h"
 #include "tb_test.h"
 #include "util.h"
@@ -70,7 +73,7 @@ static void test_grid_minmax_asym_3bit(void)
     /* RTN on the row (one group) gives the same values. */
     float row[4];
     memcpy(row, w, sizeof row);
-    tb_rtn_opts o = {3, -1, 0, TB_GRID_MINMAX, 1};
+    tb_rtn_opts o = {3, -1, 0, TB_GRID_MINMAX, 1, 0};
     tb_rtn_quantize_row(row, 4, &o);
     for (int i = 0; i < 4; i++)
         CU_ASSERT_EQUAL(row[i], deq[i]);
@@ -117,6 +120,101 @@ static void test_grid_gptq_sym_3bit(void)
     CU_ASSERT_EQUAL(q.zero, 4.0f);
     const float codes[4] = {0, 4, 6, 7}, deq[4] = {-2.0f, 0.0f, 1.0f, 1.5f};
     check_group(w, q, codes, deq);
+}
+
+/* ------------------------------------------------------------------ */
+/* f16 grids (scale_dtype f16): what GGUF blocks hold exactly           */
+/* ------------------------------------------------------------------ */
+
+/* tb_qgrid_f16's rounding is the core's f32 -> f16 -> f32 (round to
+ * nearest even) on normals, subnormals and ties; scales below f16's range
+ * become its smallest subnormal 2^-24, above it its largest 65504. */
+static void test_f16_rounding(void)
+{
+    tb_rng rng;
+    tb_rng_seed(&rng, 7);
+    for (int i = 0; i < 200000; i++) {
+        float v = (float)exp(-16.5 + 28.0 * tb_rng_uniform(&rng)); /* 7e-8 .. 1e5 */
+        if (i % 4 == 1 && v < 65504.0f) { /* exactly halfway between two f16 values */
+            uint16_t h = tb_f32_to_fp16(v);
+            v = (float)(((double)tb_fp16_to_f32(h) + tb_fp16_to_f32((uint16_t)(h + 1))) / 2);
+        }
+        tb_qparams q = {v, 0, 15, 0, 0};
+        float want = v >= 65504.0f ? 65504.0f : tb_fp16_to_f32(tb_f32_to_fp16(v));
+        want = want > 0 ? want : 5.9604645e-8f;
+        float got = tb_qgrid_f16(q, 1).scale;
+        if (got != want) {
+            fprintf(stderr, "\n  %.9g: %.9g, want %.9g", (double)v, (double)got, (double)want);
+            CU_FAIL("f16 rounding differs from tb_f32_to_fp16");
+            break;
+        }
+    }
+    tb_qparams tiny = {1e-9f, 0, 15, 0, 0}, huge = {1e6f, 0, 15, 0, 0};
+    CU_ASSERT_EQUAL(tb_qgrid_f16(tiny, 1).scale, 5.9604645e-8f);
+    CU_ASSERT_EQUAL(tb_qgrid_f16(huge, 1).scale, 65504.0f);
+}
+
+/* llm-awq's asymmetric 4-bit grid on (-0.3, 0.1, 0.5, 1.2): scale 1.5 /
+ * 15 = 0.1 (f32 0.100000001), zero 3.  In f16 the scale is 0.0999755859375
+ * (819 / 8192) and the offset -3 x that = -0.2999267578125 lies halfway
+ * between two f16 values (quantum 2^-12 there): ties to even give
+ * -0.2998046875.  Codes round((w - offset) / scale) = 0, 4, 8, 15 and the
+ * values q scale + offset = -0.2998046875, 0.10009765625, 0.5,
+ * 1.1998291015625, which a Q4_1 block holds exactly; the f32 grid's
+ * (-0.3, 0.1, 0.5, 1.2 as f32) does not. */
+static void test_f16_grid_asym_4bit(void)
+{
+    const float w[4] = {-0.3f, 0.1f, 0.5f, 1.2f};
+    tb_qparams ref = tb_qgrid_minmax(w, 4, 1, 4, 0);
+    CU_ASSERT_EQUAL(ref.zero, 3.0f);
+    tb_qparams q = tb_qgrid_f16(ref, 0);
+    CU_ASSERT_EQUAL(q.shifted, 1);
+    CU_ASSERT_EQUAL(q.scale, 0.0999755859375f);
+    CU_ASSERT_EQUAL(q.offset, -0.2998046875f);
+    const float want[4] = {-0.2998046875f, 0.10009765625f, 0.5f, 1.1998291015625f};
+    float blk[32], f32[32];
+    for (int j = 0; j < 32; j++) {
+        blk[j] = tb_quantize_value(w[j % 4], q);
+        f32[j] = tb_quantize_value(w[j % 4], ref);
+        CU_ASSERT_EQUAL(blk[j], want[j % 4]);
+    }
+    tb_block_q4_1 b;
+    float back[32];
+    CU_ASSERT_EQUAL_FATAL(tb_quantize_row_exact(TB_DTYPE_Q4_1, blk, &b, 32), 0);
+    CU_ASSERT_EQUAL(tb_dequantize_row(TB_DTYPE_Q4_1, &b, back, 32), 0);
+    CU_ASSERT_EQUAL(memcmp(back, blk, sizeof blk), 0);
+    CU_ASSERT_EQUAL(tb_quantize_row_exact(TB_DTYPE_Q4_1, f32, &b, 32), -1);
+    /* At 5 bits and more the integer zero stays (Q8_0 holds q - zero). */
+    tb_qparams six = tb_qgrid_f16(tb_qgrid_minmax(w, 4, 1, 6, 0), 0);
+    CU_ASSERT_EQUAL(six.shifted, 0);
+}
+
+/* GPTQ's symmetric 4-bit grid is Q4_0's: zero (15 + 1) / 2 = 8, codes
+ * q - 8 in [-8, 7].  For (-1.3, 0.2, 0.65, 1.3): scale 2.6 / 15 (f32
+ * 0.173333332), in f16 0.1733398438 (355 / 2048); w / scale = -7.4996,
+ * 1.1538, 3.7498, 7.4996 -> -7, 1, 4, 7 (+ 8: 1, 9, 12, 15), values
+ * -1.2133789, 0.1733398, 0.6933594, 1.2133789: d k with an f16 d, a
+ * Q4_0 block exactly (and a Q8_0 one). */
+static void test_f16_grid_sym_4bit(void)
+{
+    const float w[4] = {-1.3f, 0.2f, 0.65f, 1.3f};
+    tb_qparams q = tb_qgrid_f16(tb_qgrid_gptq(w, 4, 1, 4, 1), 1);
+    CU_ASSERT_EQUAL(q.shifted, 0);
+    CU_ASSERT_EQUAL(q.zero, 8.0f);
+    CU_ASSERT_EQUAL(q.scale, 355.0f / 2048);
+    const int k[4] = {-7, 1, 4, 7};
+    float blk[32];
+    for (int j = 0; j < 32; j++) {
+        blk[j] = tb_quantize_value(w[j % 4], q);
+        CU_ASSERT_EQUAL(blk[j], (float)k[j % 4] * (355.0f / 2048));
+    }
+    tb_block_q4_0 b;
+    tb_block_q8_0 b8;
+    float back[32];
+    CU_ASSERT_EQUAL_FATAL(tb_quantize_row_exact(TB_DTYPE_Q4_0, blk, &b, 32), 0);
+    CU_ASSERT_EQUAL(tb_dequantize_row(TB_DTYPE_Q4_0, &b, back, 32), 0);
+    CU_ASSERT_EQUAL(memcmp(back, blk, sizeof blk), 0);
+    CU_ASSERT_EQUAL(tb_quantize_row_exact(TB_DTYPE_Q8_0, blk, &b8, 32), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -179,7 +277,7 @@ static void run_gptq3(int64_t block_size)
     CU_ASSERT_EQUAL(h[2], 0.0f);
     CU_ASSERT_EQUAL(h[8], 1.0f);
     memcpy(w, gptq3_w, sizeof w);
-    tb_gptq_opts o = {2, -1, 0, 0, 0, 0.0, block_size, 0, 1};
+    tb_gptq_opts o = {2, -1, 0, 0, 0, 0.0, block_size, 0, 1, 0};
     tb_gptq_info info;
     CU_ASSERT_EQUAL_FATAL(tb_gptq_quantize(w, 2, 3, h, &o, &info), TB_LINALG_OK);
     const float want[6] = {0.0f, 0.0f, 0.75f, 0.5f, 0.25f, 0.75f};
@@ -194,7 +292,7 @@ static void run_gptq3(int64_t block_size)
      * 0.1 -> 0, with the larger output error 2 x 0.035. */
     float r[6];
     memcpy(r, gptq3_w, sizeof r);
-    tb_rtn_opts ro = {2, -1, 0, TB_GRID_GPTQ, 1};
+    tb_rtn_opts ro = {2, -1, 0, TB_GRID_GPTQ, 1, 0};
     tb_rtn_quantize(r, 2, 3, &ro);
     const float rtn_want[6] = {0.0f, 0.25f, 0.75f, 0.5f, 0.0f, 0.75f};
     for (int i = 0; i < 6; i++)
@@ -472,7 +570,7 @@ static void test_awq_fold_invariance(void)
     CU_ASSERT_EQUAL_FATAL(tb_model_open(path, NULL, &orig, &err), TB_OK);
     tb_awq_block_opts o;
     memset(&o, 0, sizeof o);
-    o.q = (tb_awq_opts){4, 32, 1, 20, 1, 0.5, 20, 512, 2};
+    o.q = (tb_awq_opts){4, 32, 1, 20, 1, 0.5, 20, 512, 2, 0};
     o.layers = "";
     o.fold_only = 1;
     const int n_layers = s.m->params.n_layers;
@@ -549,12 +647,12 @@ static layer_errors layer_compare(const float *w, int64_t rows, int64_t cols,
     for (int64_t i = 0; i < cols * cols; i++)
         h[i] = st->xtx[i] * (2.0f / (float)st->n_seqs);
     memcpy(g, w, (size_t)n * sizeof *g);
-    tb_gptq_opts o = {bits, 32, 0, 0, 0, 0.01, 128, 3, 2};
+    tb_gptq_opts o = {bits, 32, 0, 0, 0, 0.01, 128, 3, 2, 0};
     tb_gptq_info info;
     CU_ASSERT_EQUAL(tb_gptq_quantize(g, rows, cols, h, &o, &info), TB_LINALG_OK);
     CU_ASSERT_EQUAL(info.damping.retries, 0);
     e.gptq = tb_rel_error_xtx(w, g, rows, cols, st->xtx);
-    tb_rtn_opts ro = {bits, 32, 0, TB_GRID_GPTQ, 2};
+    tb_rtn_opts ro = {bits, 32, 0, TB_GRID_GPTQ, 2, 0};
     memcpy(r, w, (size_t)n * sizeof *r);
     tb_rtn_quantize(r, rows, cols, &ro);
     e.rtn = tb_rel_error_xtx(w, r, rows, cols, st->xtx);
@@ -619,6 +717,131 @@ static void test_gptq_beats_rtn(void)
     oc_calib_close(&s);
 }
 
+/* ------------------------------------------------------------------ */
+/* packed export of scale_dtype f16 output                             */
+/* ------------------------------------------------------------------ */
+
+/* 1 when stories260K and the oracle are there; else the test skips. */
+static int have_stories(void)
+{
+    char *model = tb_test_shared_path("models/stories260K/stories260K.gguf");
+    char *calib = oc_oracle("calib.txt");
+    int ok = model && calib;
+    if (!ok)
+        tb_test_skip("../shared is absent");
+    free(model);
+    free(calib);
+    return ok;
+}
+
+typedef struct packed_case {
+    const char *method;
+    const char *sets[12];
+    tb_dtype want; /* the type of every 32-divisible linear layer */
+    int64_t samples;
+} packed_case;
+
+/* Compresses stories260K twice, once written unpacked (the compressor's
+ * own f32 values) and once as `trustbench compress` writes it; every
+ * linear layer of a width divisible by 32 (30 of 35: ffn_down is 172
+ * wide) is stored as c->want and decodes to the unpacked values bit for
+ * bit; everything else stays F32 and equal.  Returns the packed path. */
+static char *check_packed(const packed_case *c)
+{
+    tb_compress_report rep;
+    tb_error err;
+    char *plain = oc_compress_as(c->method, c->sets, c->samples, 1, &rep, &err);
+    tb_compress_report_free(&rep);
+    char *packed = oc_compress_as(c->method, c->sets, c->samples, 0, &rep, &err);
+    tb_compress_report_free(&rep);
+    CU_ASSERT_FATAL(plain && packed);
+    tb_model *a = NULL, *b = NULL;
+    CU_ASSERT_EQUAL_FATAL(tb_model_open(plain, NULL, &a, &err), TB_OK);
+    CU_ASSERT_EQUAL_FATAL(tb_model_open(packed, NULL, &b, &err), TB_OK);
+    CU_ASSERT_EQUAL_FATAL(a->n_tensors, b->n_tensors);
+    int n_packed = 0, differ = 0;
+    float x[256], y[256];
+    for (size_t i = 0; i < a->n_tensors; i++) {
+        const tb_tensor *ta = &a->tensors[i], *tb = &b->tensors[i];
+        CU_ASSERT_STRING_EQUAL(ta->name, tb->name);
+        CU_ASSERT_EQUAL(ta->type, TB_DTYPE_F32);
+        int linear = strstr(ta->name, "blk.") && ta->ne[1] > 1;
+        tb_dtype want = linear && ta->ne[0] % 32 == 0 ? c->want : TB_DTYPE_F32;
+        CU_ASSERT_EQUAL(tb->type, want);
+        n_packed += tb->type != TB_DTYPE_F32;
+        if (ta->ne[0] > 256)
+            continue; /* token_embd and output are untouched */
+        for (int64_t r = 0; r < ta->ne[1]; r++) {
+            a->ops->tensor_row_f32(a, ta, r, x, &err);
+            b->ops->tensor_row_f32(b, tb, r, y, &err);
+            differ += memcmp(x, y, (size_t)ta->ne[0] * sizeof *x) != 0;
+        }
+    }
+    fprintf(stderr, "\n  %s %s=%s ...: %d matrices packed, %d rows differ", c->method,
+            c->sets[0], c->sets[1], n_packed, differ);
+    CU_ASSERT_EQUAL(n_packed, c->want == TB_DTYPE_F32 ? 0 : 30);
+    CU_ASSERT_EQUAL(differ, 0);
+    tb_model_close(a);
+    tb_model_close(b);
+    free(plain);
+    return packed;
+}
+
+static const packed_case packed_cases[] = {
+    {"rtn", {"bits", "4", "group_size", "32", "sym", "true", "scale_dtype", "f16", NULL},
+     TB_DTYPE_Q4_0, 0},
+    {"rtn", {"bits", "4", "group_size", "32", "scale_dtype", "f16", NULL}, TB_DTYPE_Q4_1, 0},
+    {"rtn", {"bits", "3", "group_size", "32", "scale_dtype", "f16", NULL}, TB_DTYPE_Q4_1, 0},
+    {"rtn", {"bits", "8", "group_size", "32", "sym", "true", "scale_dtype", "f16", NULL},
+     TB_DTYPE_Q8_0, 0},
+    {"rtn", {"bits", "6", "group_size", "32", "grid", "gptq", "scale_dtype", "f16", NULL},
+     TB_DTYPE_Q8_0, 0},
+    /* 8-bit asymmetric codes q - zero leave Q8_0's range: F32. */
+    {"rtn", {"bits", "8", "group_size", "32", "scale_dtype", "f16", NULL}, TB_DTYPE_F32, 0},
+    /* The references' f32 scales never pack. */
+    {"rtn", {"bits", "4", "group_size", "32", "sym", "true", NULL}, TB_DTYPE_F32, 0},
+    {"rtn", {"bits", "4", "group_size", "64", "scale_dtype", "f16", NULL}, TB_DTYPE_Q4_1, 0},
+    {"gptq", {"bits", "4", "group_size", "32", "sym", "true", "scale_dtype", "f16", NULL},
+     TB_DTYPE_Q4_0, 16},
+    {"gptq", {"bits", "3", "group_size", "32", "act_order", "true", "static_groups", "true",
+              "scale_dtype", "f16", NULL}, TB_DTYPE_Q4_1, 16},
+    {"awq", {"bits", "4", "group_size", "32", "scale_dtype", "f16", NULL}, TB_DTYPE_Q4_1, 4},
+};
+
+static void test_packed_rtn(void)
+{
+    if (!have_stories())
+        return;
+    for (int i = 0; i < 8; i++)
+        free(check_packed(&packed_cases[i]));
+}
+
+static void test_packed_awq(void)
+{
+    if (!have_stories())
+        return;
+    free(check_packed(&packed_cases[10]));
+}
+
+/* GPTQ with f16 grids: packed, and its perplexity (oracle protocol)
+ * stays near the reference's f32-scale GPTQ (4.6428 asym at 4 bits):
+ * the error feedback sees the rounded grid. */
+static void test_packed_gptq(void)
+{
+    if (!have_stories())
+        return;
+    free(check_packed(&packed_cases[8]));
+    free(check_packed(&packed_cases[9]));
+    packed_case asym = {"gptq", {"bits", "4", "group_size", "32", "true_sequential", "false",
+                                 "scale_dtype", "f16", NULL}, TB_DTYPE_Q4_1, 16};
+    char *path = check_packed(&asym);
+    double ppl = oc_perplexity(path);
+    fprintf(stderr, "\n  gptq w4 g32 scale_dtype f16, packed Q4_1: perplexity %.4f (f32 scales "
+                    "4.6428) ", ppl);
+    CU_ASSERT(fabs(ppl / 4.6428 - 1) < 0.01);
+    free(path);
+}
+
 /* TB_TEST_ONLY=text keeps the tests whose name contains it (a filter for
  * working on one case). */
 static int filter_cases(const tb_test_case *in, tb_test_case *out, size_t cap)
@@ -653,6 +876,9 @@ int tb_test_register(void)
         {"grid: min-max symmetric 4 bits", test_grid_minmax_sym_4bit},
         {"grid: gptq asymmetric 3 bits", test_grid_gptq_asym_3bit},
         {"grid: gptq symmetric 3 bits", test_grid_gptq_sym_3bit},
+        {"f16 grid: rounding as the core's f16", test_f16_rounding},
+        {"f16 grid: asymmetric 4 bits is Q4_1's", test_f16_grid_asym_4bit},
+        {"f16 grid: symmetric 4 bits is Q4_0's", test_f16_grid_sym_4bit},
         {"gptq: 3 columns, inverse factor", test_gptq_3col_factor},
         {"gptq: 3 columns, one block", test_gptq_3col_one_block},
         {"gptq: 3 columns, lazy batches", test_gptq_3col_lazy_batches},
@@ -660,6 +886,9 @@ int tb_test_register(void)
     static const tb_test_case real_cases[] = {
         {"awq: the fold leaves the model's logits unchanged", test_awq_fold_invariance},
         {"gptq: output error below rtn's on every real layer", test_gptq_beats_rtn},
+        {"packed: rtn f16 grids export as Q4_0/Q4_1/Q8_0 bit for bit", test_packed_rtn},
+        {"packed: gptq f16 grids, bit for bit, perplexity", test_packed_gptq},
+        {"packed: awq f16 grids, bit for bit", test_packed_awq},
         {NULL, NULL}};
     static tb_test_case kept_math[64], kept_real[64], kept[64];
     filter_cases(math_cases, kept_math, 64);

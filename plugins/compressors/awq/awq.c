@@ -29,6 +29,7 @@ static const tb_param awq_params[] = {
      "clipping: shrink max|w| by at most this fraction", TB_PARAM_HAS_MIN | TB_PARAM_HAS_MAX},
     {"clip_grid", TB_PARAM_INT, "20", 1, 1000, NULL,
      "clipping: shrink in steps of 1/clip_grid", TB_PARAM_HAS_MIN | TB_PARAM_HAS_MAX},
+    TB_QUANT_SCALE_DTYPE_PARAM,
 };
 
 /* llm-awq's n_sample_token for the clipping search. */
@@ -82,6 +83,7 @@ static tb_status awq_create(const tb_host_api *api, tb_host *host, const tb_conf
     q->max_shrink = shrink;
     q->clip_grid = (int)clip_grid;
     q->clip_tokens = AWQ_CLIP_TOKENS;
+    q->f16 = self->common.f16;
     self->opts.layers = self->common.layers;
     *instance = self;
     return TB_OK;

@@ -15,6 +15,7 @@ tb_rtn_opts tb_awq_rtn_opts(const tb_awq_opts *o)
     r.sym = !o->zero_point;
     r.grid = TB_GRID_MINMAX;
     r.threads = o->threads;
+    r.f16 = o->f16;
     return r;
 }
 

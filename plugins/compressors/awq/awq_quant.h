@@ -25,6 +25,7 @@ typedef struct tb_awq_opts {
     int clip_grid;       /* clip: in steps of 1/clip_grid */
     int64_t clip_tokens; /* clip: sample about this many tokens (512) */
     int threads;         /* OpenMP threads; <= 0: 1 */
+    int f16;             /* grids in f16 (tb_qgrid_f16), in the searches too */
 } tb_awq_opts;
 
 /* The RTN options of AWQ's final quantization. */

@@ -72,9 +72,48 @@ float tb_round_even(float x)
 
 float tb_quantize_value(float w, tb_qparams q)
 {
+    if (q.shifted) {
+        /* q * scale is exact (an f16 times a 4-bit integer), so this is the
+         * f32 value a Q4_1 block decodes to, with or without an FMA. */
+        float v = tb_round_even((w - q.offset) / q.scale);
+        v = v < 0 ? 0 : v > (float)q.maxq ? (float)q.maxq : v;
+        return v * q.scale + q.offset;
+    }
     float v = tb_round_even(w / q.scale) + q.zero;
     v = v < 0 ? 0 : v > (float)q.maxq ? (float)q.maxq : v;
     return q.scale * (v - q.zero);
+}
+
+/* f to the nearest f16 value (ties to even), kept in f32; the range
+ * clamped to f16's finite positive magnitudes when `positive`. */
+static float to_f16(float f, int positive)
+{
+    const float smallest = 5.9604645e-8f, largest = 65504.0f; /* 2^-24, (2 - 2^-10) 2^15 */
+    if (positive && !(f >= smallest))
+        return smallest;
+    if (fabsf(f) >= largest)
+        return copysignf(largest, f);
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    int e = (int)((x >> 23) & 0xff) - 127;
+    /* f16 keeps 10 fraction bits for normals (e >= -14) and a fixed
+     * quantum of 2^-24 below: round to that many bits of f. */
+    int drop = e >= -14 ? 13 : 13 + (-14 - e);
+    if (drop >= 24 + 1) /* below half the smallest subnormal */
+        return positive ? smallest : copysignf(0.0f, f);
+    float quantum = ldexpf(1.0f, e - 23 + drop);
+    float r = tb_round_even(f / quantum) * quantum;
+    return positive && r < smallest ? smallest : r;
+}
+
+tb_qparams tb_qgrid_f16(tb_qparams q, int sym)
+{
+    q.scale = to_f16(q.scale, 1);
+    if (!sym && q.maxq <= 15) {
+        q.shifted = 1;
+        q.offset = to_f16(-q.zero * q.scale, 0);
+    }
+    return q;
 }
 
 tb_qparams tb_qgrid_gptq(const float *w, int64_t n, int64_t stride, int bits, int sym)
@@ -98,6 +137,8 @@ tb_qparams tb_qgrid_gptq(const float *w, int64_t n, int64_t stride, int bits, in
     }
     q.scale = (hi - lo) / (float)q.maxq;
     q.zero = sym ? (float)(q.maxq + 1) / 2 : tb_round_even(-lo / q.scale);
+    q.shifted = 0;
+    q.offset = 0;
     return q;
 }
 
@@ -117,12 +158,16 @@ tb_qparams tb_qgrid_minmax(const float *w, int64_t n, int64_t stride, int bits, 
         q.maxq = (1 << bits) - 1;
         q.scale = fmaxf(amax, 1e-5f) / (float)((1 << (bits - 1)) - 1);
         q.zero = (float)(1 << (bits - 1));
+        q.shifted = 0;
+        q.offset = 0;
         return q;
     }
     q.maxq = (1 << bits) - 1;
     q.scale = fmaxf(hi - lo, 1e-5f) / (float)q.maxq;
     float z = -tb_round_even(lo / q.scale);
     q.zero = z < 0 ? 0 : z > (float)q.maxq ? (float)q.maxq : z;
+    q.shifted = 0;
+    q.offset = 0;
     return q;
 }
 

@@ -44,11 +44,16 @@ tb_status tb_weight_write(tb_model *m, tb_tensor *t, const float *w, tb_error *e
 /* ---- quantizer grids ---- */
 
 /* One group's affine grid: q = clamp(round(w / scale) + zero, 0, maxq),
- * w' = scale * (q - zero). */
+ * w' = scale * (q - zero).  With `shifted` (the f16 form of an
+ * asymmetric grid of at most 4 bits, tb_qgrid_f16): q = clamp(round((w -
+ * offset) / scale), 0, maxq), w' = q * scale + offset, as a Q4_1 block
+ * decodes. */
 typedef struct tb_qparams {
     float scale;
     float zero;
     int maxq;
+    int shifted;
+    float offset; /* with shifted */
 } tb_qparams;
 
 /* GPTQ's grid (IST-DASLab quant.py): the range always includes 0;
@@ -60,6 +65,18 @@ tb_qparams tb_qgrid_gptq(const float *w, int64_t n, int64_t stride, int bits, in
  * clamp(-round(min / scale), 0, maxq); without a zero point (sym): scale
  * = max|w| / (2^(bits-1) - 1), integers in [-2^(bits-1), 2^(bits-1) - 1]. */
 tb_qparams tb_qgrid_minmax(const float *w, int64_t n, int64_t stride, int bits, int sym);
+/* The grid `q` with what a GGUF block stores in f16 rounded to f16, so
+ * that the quantized weights are exactly a Q4_0, Q4_1 or Q8_0 block's
+ * values (model_write's packed export then stores them losslessly):
+ *   symmetric: the scale in f16; the codes q - zero span [-2^(b-1),
+ *     2^(b-1) - 1]: Q4_0 up to 4 bits, Q8_0 up to 8;
+ *   asymmetric, at most 4 bits: the scale and the offset -zero * scale in
+ *     f16, values q * scale + offset (`shifted`): Q4_1;
+ *   asymmetric, 5 to 8 bits: the scale in f16 and the integer zero kept;
+ *     Q8_0 up to 7 bits (q - zero stays in [-128, 127]), nothing at 8.
+ * A scale below f16's range becomes its smallest subnormal, one above it
+ * its largest finite value. */
+tb_qparams tb_qgrid_f16(tb_qparams q, int sym);
 /* Round half to even, as torch.round. */
 float tb_round_even(float x);
 float tb_quantize_value(float w, tb_qparams q);

@@ -41,6 +41,7 @@ static const tb_param gptq_params[] = {
     {"true_sequential", TB_PARAM_BOOL, "true", 0, 0, NULL,
      "[q,k,v] -> o -> [gate,up] -> down, each with statistics after the previous were "
      "quantized", 0},
+    TB_QUANT_SCALE_DTYPE_PARAM,
 };
 
 typedef struct gptq {
@@ -93,6 +94,7 @@ static tb_status gptq_create(const tb_host_api *api, tb_host *host, const tb_con
     self->opts.damp = damp;
     self->opts.block_size = bs;
     self->opts.max_retries = GPTQ_MAX_RETRIES;
+    self->opts.f16 = self->common.f16;
     self->true_sequential = ts;
     *instance = self;
     return TB_OK;

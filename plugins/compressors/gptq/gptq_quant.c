@@ -67,6 +67,13 @@ static int unpermute(float *w, int64_t rows, int64_t n, const int64_t *perm)
     return TB_LINALG_OK;
 }
 
+/* GPTQ's grid of n weights, in f16 when asked. */
+static tb_qparams grid_of(const float *w, int64_t n, const tb_gptq_opts *o)
+{
+    tb_qparams q = tb_qgrid_gptq(w, n, 1, o->bits, o->sym);
+    return o->f16 ? tb_qgrid_f16(q, o->sym) : q;
+}
+
 /* The grids fixed before the sweep: per row (no groups) or per static
  * group.  NULL when neither applies; *fail set when memory ran out. */
 static tb_qparams *fixed_grids(const float *w, int64_t rows, int64_t n, const tb_gptq_opts *o,
@@ -85,7 +92,7 @@ static tb_qparams *fixed_grids(const float *w, int64_t rows, int64_t n, const tb
     for (int64_t k = 0; k < ng; k++) {
         int64_t c0 = k * g, width = c0 + g < n ? g : n - c0;
         for (int64_t r = 0; r < rows; r++)
-            q[k * rows + r] = tb_qgrid_gptq(w + r * n + c0, width, 1, o->bits, o->sym);
+            q[k * rows + r] = grid_of(w + r * n + c0, width, o);
     }
     return q;
 }
@@ -114,7 +121,7 @@ static tb_qparams grid_at(const sweep *s, int64_t r, int64_t col, tb_qparams cur
     if (col % o->group_size != 0)
         return cur;
     int64_t width = col + o->group_size < s->n ? o->group_size : s->n - col;
-    return tb_qgrid_gptq(s->w + r * s->n + col, width, 1, o->bits, o->sym);
+    return grid_of(s->w + r * s->n + col, width, o);
 }
 
 /* Columns [i1, i2) of row r: quantize each, spread its scaled error over

@@ -38,6 +38,8 @@ typedef struct tb_gptq_opts {
     int64_t block_size; /* columns per lazy batch */
     int max_retries;    /* tenfold damping raises allowed */
     int threads;        /* OpenMP threads for the sweep; <= 0: 1 */
+    int f16;            /* grids in f16 (tb_qgrid_f16) as soon as they are
+                           fixed, so the error feedback sees them */
 } tb_gptq_opts;
 
 typedef struct tb_gptq_info {

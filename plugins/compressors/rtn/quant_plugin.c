@@ -2,17 +2,26 @@
 #include "quant_plugin.h"
 
 #include <stddef.h>
+#include <string.h>
 
 tb_status tb_quant_common_read(const tb_host_api *api, const tb_config *cfg, const char *plugin,
                                tb_quant_common *q, tb_error *err)
 {
     int64_t bits = 0, group = 0;
+    const char *dtype = NULL;
     if (api->config_string(cfg, "layers", &q->layers) != TB_OK ||
         api->config_int(cfg, "bits", &bits) != TB_OK ||
-        api->config_int(cfg, "group_size", &group) != TB_OK) {
-        api->errorf(err, "%s: the host did not provide layers, bits and group_size", plugin);
+        api->config_int(cfg, "group_size", &group) != TB_OK ||
+        api->config_string(cfg, "scale_dtype", &dtype) != TB_OK) {
+        api->errorf(err, "%s: the host did not provide layers, bits, group_size and "
+                         "scale_dtype", plugin);
         return TB_ERR_INVALID;
     }
+    if (strcmp(dtype, "f32") != 0 && strcmp(dtype, "f16") != 0) {
+        api->errorf(err, "%s: scale_dtype '%s' is neither f32 nor f16", plugin, dtype);
+        return TB_ERR_INVALID;
+    }
+    q->f16 = strcmp(dtype, "f16") == 0;
     if (bits < 2 || bits > 8) {
         api->errorf(err, "%s: bits %lld is outside 2..8", plugin, (long long)bits);
         return TB_ERR_INVALID;

@@ -24,13 +24,20 @@
      "inputs sharing one scale and zero point; -1: one group per output row",               \
      TB_PARAM_HAS_MIN | TB_PARAM_HAS_MAX}
 
+#define TB_QUANT_SCALE_DTYPE_PARAM                                                          \
+    {"scale_dtype", TB_PARAM_ENUM, "f32", 0, 0, "f32|f16",                                  \
+     "f16: round each group's scale (and offset) to f16 while quantizing, so group 32 "     \
+     "exports exactly as GGUF Q4_0/Q4_1/Q8_0", 0}
+
 typedef struct tb_quant_common {
     const char *layers; /* owned by the config */
     int bits;
     int64_t group_size; /* -1: per row */
+    int f16;            /* scale_dtype f16 */
 } tb_quant_common;
 
-/* Reads layers, bits and group_size; 0 is refused as a group size. */
+/* Reads layers, bits, group_size and scale_dtype; 0 is refused as a
+ * group size. */
 tb_status tb_quant_common_read(const tb_host_api *api, const tb_config *cfg, const char *plugin,
                                tb_quant_common *q, tb_error *err);
 

@@ -22,6 +22,7 @@ static const tb_param rtn_params[] = {
      "symmetric grid without a zero point (default: asymmetric with one)", 0},
     {"grid", TB_PARAM_ENUM, "minmax", 0, 0, "minmax|gptq",
      "minmax: [min, max] of each group (llm-awq); gptq: the range always holds 0 (GPTQ)", 0},
+    TB_QUANT_SCALE_DTYPE_PARAM,
 };
 
 typedef struct rtn {
@@ -61,6 +62,7 @@ static tb_status rtn_create(const tb_host_api *api, tb_host *host, const tb_conf
     self->opts.group_size = self->common.group_size;
     self->opts.sym = sym;
     self->opts.grid = strcmp(grid, "gptq") == 0 ? TB_GRID_GPTQ : TB_GRID_MINMAX;
+    self->opts.f16 = self->common.f16;
     *instance = self;
     return TB_OK;
 }

@@ -3,8 +3,9 @@
 
 tb_qparams tb_rtn_grid(const float *w, int64_t n, int64_t stride, const tb_rtn_opts *o)
 {
-    return o->grid == TB_GRID_GPTQ ? tb_qgrid_gptq(w, n, stride, o->bits, o->sym)
-                                   : tb_qgrid_minmax(w, n, stride, o->bits, o->sym);
+    tb_qparams q = o->grid == TB_GRID_GPTQ ? tb_qgrid_gptq(w, n, stride, o->bits, o->sym)
+                                           : tb_qgrid_minmax(w, n, stride, o->bits, o->sym);
+    return o->f16 ? tb_qgrid_f16(q, o->sym) : q;
 }
 
 void tb_rtn_group_span(int64_t col, int64_t cols, int64_t group_size, int64_t *c0,

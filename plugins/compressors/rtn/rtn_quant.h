@@ -27,6 +27,8 @@ typedef struct tb_rtn_opts {
     int sym;            /* no zero point */
     tb_grid grid;
     int threads;        /* OpenMP threads; <= 0: the default */
+    int f16;            /* each group's grid in f16 (tb_qgrid_f16): the
+                           weights a GGUF block type holds exactly */
 } tb_rtn_opts;
 
 /* The grid of n weights (stride apart). */
