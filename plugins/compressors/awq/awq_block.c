@@ -13,6 +13,8 @@
 
 /* Indices into tb_block_linears. */
 enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN };
+/* Indices into scale_groups. */
+enum { GROUP_QKV, GROUP_O, GROUP_MLP, GROUP_DOWN };
 
 /* One scale group: what precedes the layers (a norm, or a linear whose
  * output rows feed them) and how candidates are judged. */
@@ -28,7 +30,10 @@ typedef struct scale_group {
 static const scale_group scale_groups[TB_AWQ_GROUPS] = {
     {"attn_norm.weight", -1, {LIN_Q, LIN_K, LIN_V}, 3, TB_SITE_QKV, TB_SITE_ATTN_OUT},
     {NULL, LIN_V, {LIN_O, 0, 0}, 1, TB_SITE_O, -1},
-    {"ffn_norm.weight", -1, {LIN_GATE, LIN_UP, 0}, 2, TB_SITE_GATE_UP, TB_SITE_MLP_OUT},
+    /* Judged on the MLP's output, computed here from the captured inputs
+     * (llm-awq inspects the mlp module alone): the service would rerun
+     * the whole block, attention included, for every candidate. */
+    {"ffn_norm.weight", -1, {LIN_GATE, LIN_UP, 0}, 2, TB_SITE_GATE_UP, -1},
     {NULL, LIN_UP, {LIN_DOWN, 0, 0}, 1, TB_SITE_DOWN, -1},
 };
 
@@ -114,7 +119,7 @@ static tb_status choose_groups(awq *a, tb_error *err)
             const lin *p = &a->lin[sg->prev], *l = &a->lin[sg->lins[0]];
             if (!p->t || !l->t)
                 continue;
-            if (g == 1 && (p->rows != l->rows || p->cols != l->cols))
+            if (g == GROUP_O && (p->rows != l->rows || p->cols != l->cols))
                 continue; /* v -> o under grouped-query attention */
             if (p->rows < l->cols)
                 continue; /* nothing to divide the scales into */
@@ -287,6 +292,76 @@ static tb_status search_local(awq *a, int g, const float *x, int64_t n, tb_error
     return s;
 }
 
+/* Input rows per MLP product: bounds the hidden activations (rows x
+ * n_ff floats, twice). */
+#define MLP_ROW_BATCH 1024
+
+typedef struct mlp_work {
+    float *h, *u; /* MLP_ROW_BATCH x n_ff */
+} mlp_work;
+
+/* The SwiGLU MLP on x (n x width): y = (silu(x Wg^T) * x Wu^T) Wd^T
+ * (n x width), batch by batch of rows. */
+static void mlp_forward(const float *x, int64_t n, int64_t width, const float *wg,
+                        const float *wu, const float *wd, int64_t ff, mlp_work *wk, float *y)
+{
+    for (int64_t r0 = 0; r0 < n; r0 += MLP_ROW_BATCH) {
+        int64_t nr = n - r0 < MLP_ROW_BATCH ? n - r0 : MLP_ROW_BATCH;
+        const float *xr = x + r0 * width;
+        tb_sgemm('N', 'T', nr, ff, width, 1.0f, xr, width, wg, width, 0.0f, wk->h, ff);
+        tb_sgemm('N', 'T', nr, ff, width, 1.0f, xr, width, wu, width, 0.0f, wk->u, ff);
+        for (int64_t i = 0; i < nr * ff; i++) {
+            float g = wk->h[i];
+            wk->h[i] = g / (1.0f + expf(-g)) * wk->u[i];
+        }
+        tb_sgemm('N', 'T', nr, width, ff, 1.0f, wk->h, ff, wd, ff, 0.0f, y + r0 * width, width);
+    }
+}
+
+/* gate/up judged on the MLP output (x: n rows of the gate/up input):
+ * candidates Q(W s)/s for the selected of the two, down as it is. */
+static tb_status search_mlp(awq *a, int g, const float *x, int64_t n, tb_error *err)
+{
+    lin *lg = &a->lin[LIN_GATE], *lu = &a->lin[LIN_UP], *ld = &a->lin[LIN_DOWN];
+    int64_t width = lg->cols, ff = lg->rows;
+    if (lu->rows != ff || lu->cols != width || !ld->t || ld->cols != ff || ld->rows != width) {
+        a->api->errorf(err, "awq: block %d's gate, up and down do not form an MLP of width "
+                            "%lld", a->layer, (long long)width);
+        return TB_ERR_FORMAT;
+    }
+    int64_t batch = n < MLP_ROW_BATCH ? n : MLP_ROW_BATCH;
+    mlp_work wk = {malloc((size_t)(batch * ff) * sizeof(float)),
+                   malloc((size_t)(batch * ff) * sizeof(float))};
+    float *y = malloc((size_t)(n * width) * sizeof *y);
+    float *yc = malloc((size_t)(n * width) * sizeof *yc);
+    float *cg = malloc((size_t)(ff * width) * sizeof *cg);
+    float *cu = malloc((size_t)(ff * width) * sizeof *cu);
+    float *sc = malloc((size_t)width * sizeof *sc);
+    tb_status s = wk.h && wk.u && y && yc && cg && cu && sc ? TB_OK
+                                                            : nomem(a, "the scale search", err);
+    if (s == TB_OK)
+        mlp_forward(x, n, width, lg->w, lu->w, ld->w, ff, &wk, y);
+    for (int i = 0; s == TB_OK && i < a->o->q.n_grid; i++) {
+        tb_awq_scales(a->mean[scale_groups[g].input], width, tb_awq_ratio(i, a->o->q.n_grid),
+                      sc);
+        if (lg->selected)
+            tb_awq_scaled_quantize(lg->w, ff, width, sc, &a->o->q, cg);
+        if (lu->selected)
+            tb_awq_scaled_quantize(lu->w, ff, width, sc, &a->o->q, cu);
+        mlp_forward(x, n, width, lg->selected ? cg : lg->w, lu->selected ? cu : lu->w, ld->w,
+                    ff, &wk, yc);
+        consider(a, g, i, tb_awq_mse(y, yc, n * width), sc, width);
+    }
+    free(wk.h);
+    free(wk.u);
+    free(y);
+    free(yc);
+    free(cg);
+    free(cu);
+    free(sc);
+    return s;
+}
+
 static tb_status start_search(awq *a, int g, tb_error *err)
 {
     int64_t width = a->lin[scale_groups[g].lins[0]].cols;
@@ -335,7 +410,8 @@ static tb_status use_rows(awq *a, tb_site site, tb_error *err)
         if (a->active[g] && scale_groups[g].inspect < 0 && scale_groups[g].input == site) {
             s = start_search(a, g, err);
             if (s == TB_OK)
-                s = search_local(a, g, st.rows, st.n_rows, err);
+                s = g == GROUP_MLP ? search_mlp(a, g, st.rows, st.n_rows, err)
+                           : search_local(a, g, st.rows, st.n_rows, err);
             if (s == TB_OK)
                 s = finish_search(a, g, err);
         }

@@ -13,7 +13,9 @@
  *        v -> o                 only when v and o have the same shape
  *                               (skipped under grouped-query attention),
  *                               judged on o's output X_o W_o^T;
- *        ffn_norm -> gate, up   judged on the MLP output (TB_SITE_MLP_OUT);
+ *        ffn_norm -> gate, up   judged on the MLP output, computed from
+ *                               the captured gate/up inputs (SwiGLU with
+ *                               the block's down);
  *        up -> down             judged on down's output X_d W_d^T;
  *      a candidate for exponent a is s = x̄^a normalized, W <- Q(W s)/s
  *      for the group's layers, loss = mean squared output change;
