@@ -227,6 +227,47 @@ static void test_wanda_rows_by_hand(void)
     CU_ASSERT_EQUAL(tb_wanda_scaler(bad, 2, 1, scaler), -1);
 }
 
+/* Wanda's per-row selection (histogram of the scores' top bits, then the
+ * bucket of the threshold) picks the same weights as the general
+ * tb_prune_mask_lowest, on wide rows full of zeros and ties. */
+static void test_wanda_matches_general_selection(void)
+{
+    tb_rng r;
+    tb_rng_seed(&r, 21);
+    const int64_t rows = 6, cols = 4096;
+    static const float values[] = {0.0f, 0.5f, -0.5f, 1.0f, -1.0f, 0.25f, 3.0f};
+    float *w = malloc((size_t)(rows * cols) * sizeof *w), *s = malloc(cols * sizeof *s);
+    float *scratch = malloc(cols * sizeof *scratch), scaler[4096];
+    uint8_t *mask = malloc(cols);
+    for (int j = 0; j < cols; j++)
+        scaler[j] = (float)(1 + tb_rng_below(&r, 3)); /* few distinct: ties */
+    for (int64_t i = 0; i < rows * cols; i++)
+        w[i] = i % cols < 8 * (i / cols) ? 0.0f : values[tb_rng_below(&r, 7)];
+    float *w2 = malloc((size_t)(rows * cols) * sizeof *w2);
+    const double ratios[] = {0.5, 0.1, 0.9, 0.333};
+    for (size_t q = 0; q < TB_ARRAY_LEN(ratios); q++) {
+        memcpy(w2, w, (size_t)(rows * cols) * sizeof *w);
+        tb_prune_spec sp = spec_of(ratios[q], 0, 0);
+        CU_ASSERT_EQUAL_FATAL(tb_wanda_prune(w2, rows, cols, scaler, &sp, 2), 0);
+        int64_t k = tb_prune_count(cols, ratios[q]);
+        for (int64_t row = 0; row < rows; row++) {
+            const float *a = w + row * cols;
+            for (int64_t j = 0; j < cols; j++)
+                s[j] = fabsf(a[j]) * sqrtf(scaler[j]);
+            tb_prune_mask_lowest(s, cols, k, scratch, mask);
+            int64_t same = 0;
+            for (int64_t j = 0; j < cols; j++)
+                same += w2[row * cols + j] == (mask[j] ? 0.0f : a[j]);
+            CU_ASSERT_EQUAL(same, cols);
+        }
+    }
+    free(w);
+    free(w2);
+    free(s);
+    free(scratch);
+    free(mask);
+}
+
 static void test_wanda_exact_per_row(void)
 {
     tb_rng r;
@@ -809,6 +850,8 @@ int tb_test_register(void)
         {"magnitude: N:M with ties", test_magnitude_nm_ties},
         {"wanda: per-row masks by hand, ties", test_wanda_rows_by_hand},
         {"wanda: exactly int(cols s) per row", test_wanda_exact_per_row},
+        {"wanda: the fast row selection equals the general one (zeros, ties)",
+         test_wanda_matches_general_selection},
         {"N zeros in every M, all three methods", test_nm_all_methods},
         {NULL, NULL},
     };
