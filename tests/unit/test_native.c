@@ -321,7 +321,7 @@ static void test_kernels_match_dequantized(void)
             tb_dot_q8_fn packed = types[t] == 2 ? tb_dot_q4_0_packed_for(best) : NULL;
             if (packed) {
                 /* The packed Q4_0 kernel: same arithmetic on repacked rows
-                 * and pair-interleaved activations. */
+                 * and quad-interleaved activations. */
                 void *pk = malloc((size_t)tb_q4_0_packed_row_bytes(n));
                 tb_q4_0_pack(q, 1, n, pk);
                 float y1 = 0, y2 = 0, one = 1;

@@ -254,18 +254,20 @@ void tb_matmul(tb_dot_fn dot, const void *w, uint64_t row_bytes, int64_t in,
     }
 }
 
-/* Pairs of blocks as [a 0-15, b 0-15, a 16-31, b 16-31]: the order in
- * which two Q4_0 blocks' low and high nibbles sit in one vector. */
-static void interleave_pairs(int8_t *q, int64_t nb)
+/* Quads of blocks as [a 0-15, b 0-15, c 0-15, d 0-15, a 16-31, ... d
+ * 16-31]: the order in which four Q4_0 blocks' low nibbles, then their
+ * high nibbles, sit in two vectors.  The last nb % 4 blocks keep their
+ * order. */
+static void interleave_quads(int8_t *q, int64_t nb)
 {
-    int8_t tmp[64];
-    for (int64_t i = 0; i + 1 < nb; i += 2) {
-        int8_t *a = q + i * 32, *b = a + 32;
-        memcpy(tmp, a, 16);
-        memcpy(tmp + 16, b, 16);
-        memcpy(tmp + 32, a + 16, 16);
-        memcpy(tmp + 48, b + 16, 16);
-        memcpy(a, tmp, 64);
+    int8_t tmp[128];
+    for (int64_t i = 0; i + 3 < nb; i += 4) {
+        int8_t *a = q + i * 32;
+        for (int k = 0; k < 4; k++) {
+            memcpy(tmp + 16 * k, a + 32 * k, 16);
+            memcpy(tmp + 64 + 16 * k, a + 32 * k + 16, 16);
+        }
+        memcpy(a, tmp, 128);
     }
 }
 
@@ -326,7 +328,7 @@ int tb_matmul_q8(tb_dot_q8_fn dot, const void *w, uint64_t row_bytes, int64_t in
         tb_xq8 xq = {q + m * in, d + (size_t)m * nb, sm + (size_t)m * nb};
         tb_quantize_x_q8(x + m * in, in, &xq);
         if (interleave)
-            interleave_pairs(q + m * in, (int64_t)nb);
+            interleave_quads(q + m * in, (int64_t)nb);
     }
     const uint8_t *wb = w;
     int64_t tile = (int64_t)(262144 / (in > 0 ? in : 1));

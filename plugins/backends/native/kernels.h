@@ -62,7 +62,7 @@ void tb_quantize_x_q8(const float *x, int64_t n, tb_xq8 *out);
 uint64_t tb_q4_0_packed_row_bytes(int64_t n);
 void tb_q4_0_pack(const void *src, int64_t rows, int64_t n, void *dst);
 /* The kernel for packed Q4_0 rows (NULL without VNNI); it reads the
- * activations pair-interleaved (tb_matmul_q8 with interleave set). */
+ * activations quad-interleaved (tb_matmul_q8 with interleave set). */
 tb_dot_q8_fn tb_dot_q4_0_packed_for(tb_isa isa);
 
 /* Y[m][o] = dot(W row o, X[m]) (+ bias[o]) for m < M, o < out.
