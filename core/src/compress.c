@@ -109,8 +109,9 @@ tb_status tb_compress_run(const tb_compress_job *job, tb_compress_report *rep, t
      * stored so; every other tensor as the compressor left it.  Lossless
      * either way. */
     if (st == TB_OK)
-        st = tb_model_write_gguf(m, job->out_path,
-                                 job->unpacked ? TB_DTYPE_KEEP : TB_DTYPE_PACKED, NULL, err);
+        st = tb_model_write_gguf(m, job->out_path, TB_DTYPE_PACKED, NULL, err);
+    if (st == TB_OK && job->unpacked_path)
+        st = tb_model_write_gguf(m, job->unpacked_path, TB_DTYPE_KEEP, NULL, err);
     tb_model_close(m);
     rep->seconds = tb_now_monotonic() - t0;
     return st;

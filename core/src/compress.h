@@ -25,9 +25,10 @@ typedef struct tb_compress_job {
     const char *out_path;                 /* the compressed model, GGUF */
     tb_console *console;
     uint64_t seed;
-    int unpacked; /* 1: never pack (rewritten tensors stay F32), so tests
-                     can compare the compressor's own values with the
-                     packed file's */
+    const char *unpacked_path; /* non-NULL: the same model also written
+                                  here never packed (rewritten tensors as
+                                  F32), so tests compare the compressor's
+                                  own values with the packed file's */
 } tb_compress_job;
 
 typedef struct tb_compress_line {

@@ -57,11 +57,11 @@ char *oc_oracle(const char *name)
 char *oc_compress(const char *method, const char *const *sets, tb_compress_report *rep,
                   tb_error *err)
 {
-    return oc_compress_as(method, sets, 16, 0, rep, err);
+    return oc_compress_as(method, sets, 16, NULL, rep, err);
 }
 
 char *oc_compress_as(const char *method, const char *const *sets, int64_t samples,
-                     int unpacked, tb_compress_report *rep, tb_error *err)
+                     char **unpacked, tb_compress_report *rep, tb_error *err)
 {
     memset(rep, 0, sizeof *rep);
     memset(err, 0, sizeof *err);
@@ -94,11 +94,15 @@ char *oc_compress_as(const char *method, const char *const *sets, int64_t sample
     job.backend_config = bcfg;
     job.out_path = out;
     job.console = &p.con;
-    job.unpacked = unpacked;
+    char *plain = unpacked ? tb_xasprintf("%s.f32.gguf", out) : NULL;
+    job.unpacked_path = plain;
     if (tb_compress_run(&job, rep, err) != TB_OK) {
         free(out);
-        out = NULL;
+        free(plain);
+        out = plain = NULL;
     }
+    if (unpacked)
+        *unpacked = plain;
     tb_config_free(bcfg);
     oc_plug_close(&p);
     free(model);

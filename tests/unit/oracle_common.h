@@ -41,10 +41,11 @@ char *oc_oracle(const char *name);
  * the error in err. */
 char *oc_compress(const char *method, const char *const *sets, tb_compress_report *rep,
                   tb_error *err);
-/* The same on the first `samples` oracle windows; unpacked: the job's
- * `unpacked` (rewritten tensors written as F32 whatever their grid). */
+/* The same on the first `samples` oracle windows; with `unpacked`
+ * non-NULL, *unpacked receives the path of the same compression written
+ * unpacked (the job's unpacked_path: rewritten tensors as F32). */
 char *oc_compress_as(const char *method, const char *const *sets, int64_t samples,
-                     int unpacked, tb_compress_report *rep, tb_error *err);
+                     char **unpacked, tb_compress_report *rep, tb_error *err);
 
 /* The oracle's perplexity protocol on the model at path (NaN when
  * ../shared is absent or the model does not open). */
