@@ -22,7 +22,8 @@
  * Per method, from the statistics on (the methods' own work):
  *   GPTQ       the damped inverse factor, then the column sweep (the
  *              tb_gptq_quantize call minus the factor timed alone on the
- *              same Hessian);
+ *              same Hessian), and the sweep's block updates (its
+ *              lazy-batch sgemms, the same calls) timed alone;
  *   SparseGPT  Hessian scaling, damped inverse factor, sweep (50%);
  *   RTN        min-max grid, --bits and --group;
  *   AWQ        one layer's local scale search as awq_block.c runs it for
@@ -69,6 +70,7 @@ typedef struct layer {
 typedef struct result {
     double xtx, norms;                  /* one window */
     double gptq_factor, gptq_sweep;
+    double updates, updates_flops;      /* the sweep's lazy-batch GEMMs alone */
     double sg_hessian, sg_factor, sg_sweep;
     double rtn, awq_search, awq_clip, awq_quant, wanda, magnitude;
     double err_gptq, err_rtn, err_sparsegpt, err_wanda, err_magnitude;
@@ -152,6 +154,37 @@ static void time_statistics(layer *l, const bench_opts *o, result *res)
 }
 
 /* GPTQ: the factor alone, then the whole call; the sweep is the rest. */
+/* The block updates of the GPTQ and SparseGPT sweeps by themselves: for
+ * every 128-column block, W[:, i2:] -= E U[i1:i2, i2:], the same sgemm
+ * calls with the same shapes the sweeps make (E holds made-up errors;
+ * the arithmetic does not depend on them).  What is left of a sweep's
+ * time is the column work inside each block. */
+static int time_block_updates(const layer *l, const float *u, result *res)
+{
+    const int64_t rows = l->rows, n = l->cols, bs = 128;
+    float *w = copy_f(l->w, rows * n), *e = alloc_f(rows * bs);
+    if (!w || !e) {
+        free(w);
+        free(e);
+        return -1;
+    }
+    for (int64_t i = 0; i < rows * bs; i++)
+        e[i] = 1e-3f * (float)((i * 7919) % 13 - 6);
+    double flops = 0, t0 = tb_now_monotonic();
+    int rc = 0;
+    for (int64_t i1 = 0; rc == 0 && i1 + bs < n; i1 += bs) {
+        int64_t i2 = i1 + bs;
+        rc = tb_sgemm('N', 'N', rows, n - i2, bs, -1.0f, e, bs, u + i1 * n + i2, n, 1.0f,
+                      w + i2, n);
+        flops += 2.0 * (double)rows * (double)bs * (double)(n - i2);
+    }
+    res->updates = tb_now_monotonic() - t0;
+    res->updates_flops = flops;
+    free(w);
+    free(e);
+    return rc;
+}
+
 static int time_gptq(const layer *l, const bench_opts *o, result *res)
 {
     int64_t n = l->cols;
@@ -164,6 +197,8 @@ static int time_gptq(const layer *l, const bench_opts *o, result *res)
         rc = tb_damped_inverse_factor(h, u, n, g.damp, g.max_retries, &d);
         res->gptq_factor = tb_now_monotonic() - t0;
     }
+    if (rc == 0)
+        rc = time_block_updates(l, u, res);
     free(u);
     tb_gptq_info info;
     if (rc == 0) {
@@ -426,6 +461,9 @@ static void print_row(tb_buf *js, int first, int64_t rows, int64_t cols, const b
     printf("| GPTQ sweep (w%d g%lld) | %.3f | %.0f | %.0f%% |\n", o->bits, (long long)o->group,
            r->gptq_sweep, gflops(f_sweep, r->gptq_sweep),
            100 * gflops(f_sweep, r->gptq_sweep) / peak);
+    printf("| of which the block updates (lazy-batch sgemms, timed alone) | %.3f | %.0f | "
+           "%.0f%% |\n", r->updates, gflops(r->updates_flops, r->updates),
+           100 * gflops(r->updates_flops, r->updates) / peak);
     printf("| SparseGPT Hessian scaling | %.3f | | |\n", r->sg_hessian);
     printf("| SparseGPT factor | %.3f | %.0f | %.0f%% |\n", r->sg_factor,
            gflops(f_fac, r->sg_factor), 100 * gflops(f_fac, r->sg_factor) / peak);
@@ -450,6 +488,7 @@ static void print_row(tb_buf *js, int first, int64_t rows, int64_t cols, const b
     fflush(stdout);
     tb_buf_printf(js, "%s{\"rows\":%lld,\"cols\":%lld,\"xtx_window_s\":%.6f,"
                   "\"norms_window_s\":%.6f,\"gptq_factor_s\":%.6f,\"gptq_sweep_s\":%.6f,"
+                  "\"block_updates_s\":%.6f,"
                   "\"sparsegpt_hessian_s\":%.6f,\"sparsegpt_factor_s\":%.6f,"
                   "\"sparsegpt_sweep_s\":%.6f,\"rtn_s\":%.6f,\"awq_search_s\":%.6f,"
                   "\"awq_clip_s\":%.6f,\"awq_quant_s\":%.6f,\"wanda_s\":%.6f,"
@@ -457,7 +496,7 @@ static void print_row(tb_buf *js, int first, int64_t rows, int64_t cols, const b
                   "\"rel_error\":{\"gptq\":%.6f,\"rtn\":%.6f,\"sparsegpt\":%.6f,"
                   "\"wanda\":%.6f,\"magnitude\":%.6f}}",
                   first ? "" : ",", (long long)rows, (long long)cols, r->xtx, r->norms,
-                  r->gptq_factor, r->gptq_sweep, r->sg_hessian, r->sg_factor, r->sg_sweep,
+                  r->gptq_factor, r->gptq_sweep, r->updates, r->sg_hessian, r->sg_factor, r->sg_sweep,
                   r->rtn, r->awq_search, r->awq_clip, r->awq_quant, r->wanda, r->magnitude,
                   sg / r->wanda, r->err_gptq, r->err_rtn, r->err_sparsegpt, r->err_wanda,
                   r->err_magnitude);

@@ -131,7 +131,7 @@ static void test_scripted_descriptor(void)
     const tb_plugin_descriptor *d = plugin(TB_KIND_BACKEND, "scripted");
     CU_ASSERT_EQUAL(d->ops.backend->caps, TB_CAP_GENERATE | TB_CAP_LOGLIKELIHOOD |
                                               TB_CAP_ROLLING | TB_CAP_TOKENIZE | TB_CAP_CHAT);
-    CU_ASSERT_EQUAL_FATAL(d->n_params, 3);
+    CU_ASSERT_EQUAL_FATAL(d->n_params, 4);
     CU_ASSERT_STRING_EQUAL(tb_param_at(d, 0)->name, "table");
     CU_ASSERT_EQUAL(tb_param_at(d, 0)->type, TB_PARAM_PATH);
     CU_ASSERT_STRING_EQUAL(tb_param_at(d, 0)->default_value, "");
@@ -141,6 +141,12 @@ static void test_scripted_descriptor(void)
     CU_ASSERT_STRING_EQUAL(tb_param_at(d, 2)->name, "ll_table");
     CU_ASSERT_EQUAL(tb_param_at(d, 2)->type, TB_PARAM_PATH);
     CU_ASSERT_STRING_EQUAL(tb_param_at(d, 2)->default_value, "");
+    CU_ASSERT_STRING_EQUAL(tb_param_at(d, 3)->name, "no_loglikelihood");
+    CU_ASSERT_EQUAL(tb_param_at(d, 3)->type, TB_PARAM_BOOL);
+    CU_ASSERT_STRING_EQUAL(tb_param_at(d, 3)->default_value, "false");
+    /* ABI 1.2: sessions tell their capabilities. */
+    CU_ASSERT_FATAL(TB_HAS_MEMBER(d->ops.backend, tb_backend_vtable, session_caps));
+    CU_ASSERT_PTR_NOT_NULL(d->ops.backend->session_caps);
 }
 
 static void test_scripted_open_errors(void)
