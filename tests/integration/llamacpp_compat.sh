@@ -6,7 +6,8 @@
 # below; CPU binaries only), installed once into a cache folder outside the
 # tree.  Skipped (77) without Node >= 20, npm or the registry, or without
 # ../shared/models.  For every file the test writes -- conversions of the
-# trained models to each type, each compressor's output, a synthetic model --
+# trained models to each type, each compressor's output (also packed as
+# Q4_0/Q4_1/Q8_0 with f16 scales), a synthetic model --
 # llama.cpp's greedy ids from BOS, decoded by trustbench, must equal what
 # `trustbench generate` prints for the same file; and llama.cpp must
 # tokenize tricky strings to trustbench's ids on the full Llama-2 vocabulary.
@@ -94,17 +95,26 @@ done
 if [ -f "$oracle/calib.txt" ]; then
     for spec in "rtn bits=4 group_size=32" "gptq bits=4 group_size=32" \
         "awq bits=4 group_size=32" "sparsegpt sparsity=0.5" "wanda sparsity=0.5" \
-        "magnitude sparsity=0.5"; do
+        "magnitude sparsity=0.5" \
+        "rtn bits=4 group_size=32 sym=true scale_dtype=f16" \
+        "gptq bits=4 group_size=32 scale_dtype=f16" \
+        "awq bits=8 group_size=32 zero_point=false scale_dtype=f16"; do
         set -- $spec
         method=$1
         shift
         sets=""
         for kv in "$@"; do sets="$sets --set $kv"; done
         # shellcheck disable=SC2086 # sets are words on purpose
+        out="$tmp/c_$(echo "$spec" | tr ' =' '__').gguf"
         "$tb" compress --model "$s260" --method "$method" $sets --calib "$oracle/calib.txt" \
-            --samples 8 --seq-len 128 -o "$tmp/c_$method.gguf" >"$tmp/c.log" 2>&1 ||
+            --samples 8 --seq-len 128 -o "$out" >"$tmp/c.log" 2>&1 ||
             { cat "$tmp/c.log" >&2; fail "compress $method"; }
-        same_greedy "$tmp/c_$method.gguf"
+        # f16 scales: the matrices are stored packed (Q4_0, Q4_1, Q8_0).
+        case "$spec" in *scale_dtype=f16*)
+            "$tb" model info "$out" --tensors | grep -Eqi 'q4_0|q4_1|q8_0' ||
+                fail "$spec: no packed tensor in $out";;
+        esac
+        same_greedy "$out"
     done
 fi
 

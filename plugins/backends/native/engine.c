@@ -397,6 +397,33 @@ static void mm(tb_engine *e, tb_weight *w, const float *x, int32_t n, float *y,
               e->threads);
 }
 
+/* Products of one input by several weights (q, k, v; gate, up) in one
+ * parallel region when all of them take the int8 kernels with the same
+ * dot and none goes to oneDNN; else one mm each.  The same arithmetic
+ * either way. */
+static void mm_shared_input(tb_engine *e, tb_weight *const *ws, float *const *ys,
+                            const float *const *biases, int k, const float *x, int32_t n)
+{
+    int fused = ws[0]->dot_q8 != NULL;
+    int would_gemm = !(e->compute == TB_COMPUTE_EXACT || n < e->gemm_rows || e->dnnl_failed);
+    for (int i = 0; i < k && fused; i++)
+        fused = ws[i]->dot_q8 == ws[0]->dot_q8 && ws[i]->interleave == ws[0]->interleave &&
+                ws[i]->in == ws[0]->in &&
+                !(would_gemm && (e->compute == TB_COMPUTE_BF16 || ws[i]->type == TB_DTYPE_F32));
+    if (fused) {
+        tb_q8_part parts[4];
+        for (int i = 0; i < k; i++)
+            parts[i] = (tb_q8_part){ws[i]->packed ? ws[i]->packed : ws[i]->data,
+                                    ws[i]->packed ? ws[i]->packed_row_bytes : ws[i]->row_bytes,
+                                    ws[i]->out, ys[i], ws[i]->out, biases[i]};
+        if (tb_matmul_q8_parts(ws[0]->dot_q8, parts, k, ws[0]->in, x, n, e->threads,
+                               ws[0]->interleave) == 0)
+            return;
+    }
+    for (int i = 0; i < k; i++)
+        mm(e, ws[i], x, n, ys[i], biases[i]);
+}
+
 static void layer_forward(tb_engine *e, tb_kv *caches, const tb_batch *b, int l,
                           scratch *s, int32_t max_ctx)
 {
@@ -409,9 +436,12 @@ static void layer_forward(tb_engine *e, tb_kv *caches, const tb_batch *b, int l,
                    d, e->p.norm_eps);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_QKV, s->xb, n, d);
-    mm(e, &L->wq, s->xb, n, s->q, L->bq);
-    mm(e, &L->wk, s->xb, n, s->k, L->bk);
-    mm(e, &L->wv, s->xb, n, s->v, L->bv);
+    {
+        tb_weight *const ws[3] = {&L->wq, &L->wk, &L->wv};
+        float *const ys[3] = {s->q, s->k, s->v};
+        const float *const bs[3] = {L->bq, L->bk, L->bv};
+        mm_shared_input(e, ws, ys, bs, 3, s->xb, n);
+    }
     for (int32_t r = 0; r < n; r++) {
         float pos = (float)b->pos[r] * pos_scale;
         tb_rope(s->q + (size_t)r * (size_t)e->q_dim, e->p.n_heads, e->p.head_dim, pos,
@@ -437,8 +467,12 @@ static void layer_forward(tb_engine *e, tb_kv *caches, const tb_batch *b, int l,
                    d, e->p.norm_eps);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_GATE_UP, s->xb, n, d);
-    mm(e, &L->gate, s->xb, n, s->hb, NULL);
-    mm(e, &L->up, s->xb, n, s->hb2, NULL);
+    {
+        tb_weight *const ws[2] = {&L->gate, &L->up};
+        float *const ys[2] = {s->hb, s->hb2};
+        const float *const bs[2] = {NULL, NULL};
+        mm_shared_input(e, ws, ys, bs, 2, s->xb, n);
+    }
     tb_swiglu(s->hb, s->hb2, (int64_t)n * e->p.n_ff);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_DOWN, s->hb, n, e->p.n_ff);

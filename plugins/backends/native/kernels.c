@@ -311,9 +311,25 @@ int tb_matmul_q8(tb_dot_q8_fn dot, const void *w, uint64_t row_bytes, int64_t in
                  int64_t out, const float *x, int64_t M, float *y, int64_t ldy,
                  const float *bias, int threads, int interleave)
 {
+    tb_q8_part part = {w, row_bytes, out, y, ldy, bias};
+    return tb_matmul_q8_parts(dot, &part, 1, in, x, M, threads, interleave);
+}
+
+/* Row o of the parts' concatenation: its part and the row within it. */
+static const tb_q8_part *part_of(const tb_q8_part *parts, int n_parts, int64_t *o)
+{
+    int p = 0;
+    while (p + 1 < n_parts && *o >= parts[p].out)
+        *o -= parts[p++].out;
+    return &parts[p];
+}
+
+int tb_matmul_q8_parts(tb_dot_q8_fn dot, const tb_q8_part *parts, int n_parts, int64_t in,
+                       const float *x, int64_t M, int threads, int interleave)
+{
     /* Each activation row is quantized once and reused by every weight
-     * row; the quantization of a row never depends on other rows, so
-     * results stay independent of the batch size. */
+     * row of every part; the quantization of a row never depends on other
+     * rows, so results stay independent of the batch size. */
     size_t nb = (size_t)(in / 32);
     int8_t *q = malloc((size_t)M * (size_t)in);
     float *d = malloc((size_t)M * nb * sizeof *d);
@@ -330,19 +346,23 @@ int tb_matmul_q8(tb_dot_q8_fn dot, const void *w, uint64_t row_bytes, int64_t in
         if (interleave)
             interleave_quads(q + m * in, (int64_t)nb);
     }
-    const uint8_t *wb = w;
+    int64_t out = 0;
+    for (int p = 0; p < n_parts; p++)
+        out += parts[p].out;
     int64_t tile = (int64_t)(262144 / (in > 0 ? in : 1));
     if (tile < 1)
         tile = 1;
     for (int64_t m0 = 0; m0 < M; m0 += tile) {
         int64_t m1 = m0 + tile < M ? m0 + tile : M;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && out * (m1 - m0) * in > 65536)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 64) if (threads > 1 && out * (m1 - m0) * in > 65536)
         for (int64_t o = 0; o < out; o++) {
-            const void *row = wb + (uint64_t)o * row_bytes;
-            float b = bias ? bias[o] : 0.0f;
+            int64_t r = o;
+            const tb_q8_part *pt = part_of(parts, n_parts, &r);
+            const void *row = (const uint8_t *)pt->w + (uint64_t)r * pt->row_bytes;
+            float b = pt->bias ? pt->bias[r] : 0.0f;
             for (int64_t m = m0; m < m1; m++)
-                y[m * ldy + o] = dot(row, q + m * in, d + (size_t)m * nb, sm + (size_t)m * nb,
-                                     in) + b;
+                pt->y[m * pt->ldy + r] = dot(row, q + m * in, d + (size_t)m * nb,
+                                             sm + (size_t)m * nb, in) + b;
         }
     }
     free(q);

@@ -77,6 +77,20 @@ int tb_matmul_q8(tb_dot_q8_fn dot, const void *w, uint64_t row_bytes, int64_t in
                  int64_t out, const float *x, int64_t M, float *y, int64_t ldy,
                  const float *bias, int threads, int interleave);
 
+/* Several weights that read the same activations (q, k, v; gate, up):
+ * one quantization of X and one parallel region over all their rows, so
+ * the small ones do not each pay a fork, a join and an uneven split. */
+typedef struct tb_q8_part {
+    const void *w;
+    uint64_t row_bytes;
+    int64_t out;     /* rows of this weight */
+    float *y;        /* M rows of out floats, stride ldy */
+    int64_t ldy;
+    const float *bias; /* or NULL */
+} tb_q8_part;
+int tb_matmul_q8_parts(tb_dot_q8_fn dot, const tb_q8_part *parts, int n_parts, int64_t in,
+                       const float *x, int64_t M, int threads, int interleave);
+
 void tb_rmsnorm(float *out, const float *x, const float *weight, int64_t n,
                 float eps);
 /* RoPE on one vector of n_heads heads of head_dim at position pos. */
