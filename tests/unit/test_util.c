@@ -73,7 +73,8 @@ static void check_resolve(const char *base, const char *path, const char *want)
     char *got = tb_path_resolve(base, path);
     CU_ASSERT_STRING_EQUAL(got, want);
     if (strcmp(got, want) != 0)
-        fprintf(stderr, "resolve(%s, %s) = %s, want %s\n", base, path, got, want);
+        fprintf(stderr, "resolve(%s, %s) = %s, want %s\n", base ? base : "(null)",
+                path ? path : "(null)", got ? got : "(null)", want);
     free(got);
 }
 
