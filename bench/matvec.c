@@ -4,7 +4,7 @@
  * read rate measured in the same rounds.
  *
  *   bench/matvec [--shape OUTxIN] [--threads N] [--rounds R] [--mib M]
- *                [--types f32,f16,bf16,q8_0,q4_0,q4_0p,q4_1]
+ *                [--types f32,f16,bf16,q8_0,q8_0p,q4_0,q4_0p,q4_1]
  *
  * Decoding one token reads every weight once, so a decode kernel should
  * run at the memory system's read rate.  Whole-model figures (bench/engine)
@@ -30,7 +30,7 @@ enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q8_0 = 8, T_BF16 = 30 };
 typedef struct kind {
     const char *name;
     uint32_t type;
-    int packed;                /* q4_0p: the engine's repacked Q4_0 */
+    int packed;                /* q4_0p, q8_0p: the engine's repacked rows */
     uint64_t (*row_bytes)(int64_t in);
 } kind;
 
@@ -43,6 +43,7 @@ static uint64_t rb_q4_1(int64_t in) { return (uint64_t)(in / 32) * 20; }
 static const kind KINDS[] = {
     {"f32", T_F32, 0, rb_f32},    {"f16", T_F16, 0, rb_16},
     {"bf16", T_BF16, 0, rb_16},   {"q8_0", T_Q8_0, 0, rb_q8_0},
+    {"q8_0p", T_Q8_0, 1, tb_q8_0_packed_row_bytes},
     {"q4_0", T_Q4_0, 0, rb_q4_0}, {"q4_0p", T_Q4_0, 1, tb_q4_0_packed_row_bytes},
     {"q4_1", T_Q4_1, 0, rb_q4_1},
 };
@@ -91,7 +92,11 @@ typedef struct mats {
 
 static int make_mats(const kind *k, const args *a, mats *m)
 {
-    uint64_t plain = k->packed ? rb_q4_0(a->in) : k->row_bytes(a->in);
+    tb_packing pk = {0};
+    if (k->packed && tb_packing_for(k->type, tb_isa_detect(), &pk) != 0)
+        return -1;
+    uint64_t plain = k->packed ? (k->type == T_Q8_0 ? rb_q8_0(a->in) : rb_q4_0(a->in))
+                               : k->row_bytes(a->in);
     m->row_bytes = k->row_bytes(a->in);
     uint64_t bytes = m->row_bytes * (uint64_t)a->out;
     m->n = (int)((a->mib << 20) / bytes) + 1;
@@ -105,7 +110,7 @@ static int make_mats(const kind *k, const args *a, mats *m)
             return -1;
         if (k->packed) {
             fill_weights(tmp, plain * (uint64_t)a->out, k, (uint64_t)i + 1);
-            tb_q4_0_pack(tmp, a->out, a->in, m->w[i]);
+            pk.pack(tmp, a->out, a->in, m->w[i]);
         } else {
             fill_weights(m->w[i], bytes, k, (uint64_t)i + 1);
         }
@@ -132,11 +137,14 @@ static double run_mats(const kind *k, const mats *m, const args *a, const float 
             tb_matmul(tb_dot_for(k->type, isa), m->w[i], m->row_bytes, a->in, a->out, x, 1, y,
                       a->out, NULL, a->threads);
         } else {
-            tb_dot_q8_fn dot = k->packed ? tb_dot_q4_0_packed_for(isa) : tb_dot_q8_for(k->type, isa);
+            tb_packing pk = {0};
+            if (k->packed && tb_packing_for(k->type, isa, &pk) != 0)
+                return 0;
+            tb_dot_q8_fn dot = k->packed ? pk.dot : tb_dot_q8_for(k->type, isa);
             if (!dot)
                 return 0;
             tb_matmul_q8(dot, m->w[i], m->row_bytes, a->in, a->out, x, 1, y, a->out, NULL,
-                         a->threads, k->packed);
+                         a->threads, pk.interleave);
         }
     }
     double s = tb_now_monotonic() - t0;
@@ -161,7 +169,7 @@ static double stream_gbs(const float *buf, size_t n, int threads)
 
 static int parse(int argc, char **argv, args *a)
 {
-    *a = (args){11008, 4096, 2, 8, 512, "f32,f16,bf16,q8_0,q4_0,q4_0p,q4_1"};
+    *a = (args){11008, 4096, 2, 8, 512, "f32,f16,bf16,q8_0,q8_0p,q4_0,q4_0p,q4_1"};
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--shape") && v) {
@@ -198,7 +206,7 @@ int main(int argc, char **argv)
     args a;
     if (parse(argc, argv, &a) != 0) {
         fprintf(stderr, "usage: bench/matvec [--shape OUTxIN] [--threads N] [--rounds R] "
-                        "[--mib M] [--types f32,f16,bf16,q8_0,q4_0,q4_0p,q4_1]\n");
+                        "[--mib M] [--types f32,f16,bf16,q8_0,q8_0p,q4_0,q4_0p,q4_1]\n");
         return 2;
     }
     size_t n = (size_t)1 << 28;

@@ -318,20 +318,22 @@ static void test_kernels_match_dequantized(void)
                 free(xd);
                 free(xs);
             }
-            tb_dot_q8_fn packed = types[t] == 2 ? tb_dot_q4_0_packed_for(best) : NULL;
-            if (packed) {
-                /* The packed Q4_0 kernel: same arithmetic on repacked rows
-                 * and quad-interleaved activations. */
-                void *pk = malloc((size_t)tb_q4_0_packed_row_bytes(n));
-                tb_q4_0_pack(q, 1, n, pk);
-                float y1 = 0, y2 = 0, one = 1;
-                CU_ASSERT_EQUAL(tb_matmul_q8(packed, pk, tb_q4_0_packed_row_bytes(n), n, 1, x, 1,
-                                             &y1, 1, NULL, 1, 1), 0);
-                CU_ASSERT_EQUAL(tb_matmul_q8(tb_dot_q8_for(2, best), q, tb_ggml_row_bytes(2, n), n,
-                                             1, x, 1, &y2, 1, NULL, 1, 0), 0);
+            tb_packing pk;
+            if (tb_packing_for(types[t], best, &pk) == 0) {
+                /* The packed kernels (Q4_0, Q8_0): the same arithmetic on
+                 * repacked rows, on a row that does not start on a cache
+                 * line. */
+                uint64_t rb = pk.row_bytes(n);
+                uint8_t *buf = malloc((size_t)rb + 1);
+                pk.pack(q, 1, n, buf + 1);
+                float y1 = 0, y2 = 0;
+                CU_ASSERT_EQUAL(tb_matmul_q8(pk.dot, buf + 1, rb, n, 1, x, 1, &y1, 1, NULL, 1,
+                                             pk.interleave), 0);
+                CU_ASSERT_EQUAL(tb_matmul_q8(tb_dot_q8_for(types[t], best), q,
+                                             tb_ggml_row_bytes(types[t], n), n, 1, x, 1, &y2, 1,
+                                             NULL, 1, 0), 0);
                 CU_ASSERT(fabs(y1 - y2) <= 1e-5 * scale + 1e-6);
-                (void)one;
-                free(pk);
+                free(buf);
             }
             for (int isa = 0; isa <= (int)best; isa++) {
                 float got = tb_dot_for(types[t], (tb_isa)isa)(q, x, n);
@@ -363,6 +365,52 @@ static double rolling_lp(nb *b, const char *text, int window, int stride, int bo
     CU_ASSERT_EQUAL(b->e->desc->ops.backend->loglikelihood_rolling(b->session, &rp, 1, &op, &err), TB_OK);
     *n = res.n_scored;
     return res.logprob;
+}
+
+/* Activation quantization follows its definition to the bit: per block
+ * of 32, d = max|x| / 127, q = x * (1 / d) rounded to nearest even, and s
+ * the sum of q; whatever SIMD path the machine takes.  The inputs include
+ * an all-zero block, ties at .5 and the extremes. */
+static void test_activation_quantization_exact(void)
+{
+    enum { N = 32 * 40 };
+    float x[N];
+    int8_t q[N];
+    float d[N / 32];
+    int32_t sm[N / 32];
+    tb_rng r;
+    tb_rng_seed(&r, 11);
+    for (int i = 0; i < N; i++)
+        x[i] = (float)((tb_rng_uniform(&r) - 0.5) * pow(10.0, (double)(i / 32 % 7) - 3.0));
+    for (int i = 0; i < 32; i++)
+        x[64 + i] = 0.0f; /* block 2: all zero */
+    for (int i = 0; i < 32; i++)
+        x[96 + i] = (float)(i - 16) * 0.5f; /* block 3: halves ... */
+    x[96 + 31] = 127.0f; /* ... with d = 1, so each odd one is a tie */
+    tb_xq8 xv = {q, d, sm};
+    tb_quantize_x_q8(x, N, &xv);
+    int bad = 0;
+    for (int b = 0; b < N / 32; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++)
+            amax = fmaxf(amax, fabsf(x[b * 32 + j]));
+        float db = amax / 127.0f, id = db ? 1.0f / db : 0.0f;
+        int32_t sum = 0;
+        for (int j = 0; j < 32; j++) {
+            long want = lrintf(x[b * 32 + j] * id);
+            bad += q[b * 32 + j] != (int8_t)want;
+            sum += (int32_t)want;
+        }
+        bad += memcmp(&d[b], &db, sizeof db) != 0;
+        bad += sm[b] != sum;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    /* ties go to even: -7.5 -> -8, -6.5 -> -6, 0.5 -> 0, 1.5 -> 2 */
+    CU_ASSERT_EQUAL(d[3], 1.0f);
+    CU_ASSERT_EQUAL(q[96 + 1], -8);
+    CU_ASSERT_EQUAL(q[96 + 3], -6);
+    CU_ASSERT_EQUAL(q[96 + 17], 0);
+    CU_ASSERT_EQUAL(q[96 + 19], 2);
 }
 
 static void test_perplexity_three_ways(void)
@@ -649,6 +697,7 @@ int tb_test_register(void)
         {"GGUF and llama2.c give identical logits", test_gguf_and_llama2c_identical},
         {"logits independent of batch size and threads", test_batch_and_threads_invariant},
         {"kernels match dequantize-then-f32", test_kernels_match_dequantized},
+        {"activation quantization is exact", test_activation_quantization_exact},
         {"perplexity: rolling = continuation = token by token", test_perplexity_three_ways},
         {"sampling reproducible across batch sizes", test_sampling_reproducible},
         {"quantized exports stay close", test_quantized_exports},

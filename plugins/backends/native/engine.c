@@ -6,8 +6,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "quant.h"
+
+/* Phase timing for bench/engine: a no-op unless phase_seconds is set. */
+static double phase_begin(const tb_engine *e)
+{
+    return e->phase_seconds ? omp_get_wtime() : 0.0;
+}
+
+static void phase_end(const tb_engine *e, tb_phase ph, double *t0)
+{
+    if (!e->phase_seconds)
+        return;
+    double t = omp_get_wtime();
+    e->phase_seconds[ph] += t - *t0;
+    *t0 = t;
+}
 
 static const tb_tensor *find(const tb_model *m, const char *name)
 {
@@ -22,6 +38,22 @@ static const tb_tensor *layer_tensor(const tb_model *m, int l, const char *suffi
     char name[96];
     snprintf(name, sizeof name, "blk.%d.%s", l, suffix);
     return find(m, name);
+}
+
+/* Memory for weights that decoding streams through once per token: on
+ * 2 MiB boundaries and with transparent huge pages asked for, so the
+ * stream needs one TLB entry per 2 MiB instead of per 4 KiB page and every
+ * row starts on a cache line.  Released with free(). */
+static void *alloc_streamed(size_t n)
+{
+    size_t align = (size_t)2 << 20;
+    void *p = NULL;
+    if (posix_memalign(&p, align, (n + align - 1) / align * align) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+#endif
+    return p;
 }
 
 static tb_status bind(tb_weight *w, const tb_tensor *t, tb_isa isa, tb_error *err)
@@ -40,14 +72,14 @@ static tb_status bind(tb_weight *w, const tb_tensor *t, tb_isa isa, tb_error *er
     free(w->packed);
     w->packed = NULL;
     w->interleave = 0;
-    tb_dot_q8_fn packed = w->type == TB_DTYPE_Q4_0 ? tb_dot_q4_0_packed_for(isa) : NULL;
-    if (packed) {
-        w->packed_row_bytes = tb_q4_0_packed_row_bytes(w->in);
-        w->packed = malloc((size_t)(w->packed_row_bytes * (uint64_t)w->out));
+    tb_packing pk;
+    if (tb_packing_for(w->type, isa, &pk) == 0) {
+        w->packed_row_bytes = pk.row_bytes(w->in);
+        w->packed = alloc_streamed((size_t)(w->packed_row_bytes * (uint64_t)w->out));
         if (w->packed) {
-            tb_q4_0_pack(w->data, w->out, w->in, w->packed);
-            w->dot_q8 = packed;
-            w->interleave = 1;
+            pk.pack(w->data, w->out, w->in, w->packed);
+            w->dot_q8 = pk.dot;
+            w->interleave = pk.interleave;
         }
     }
     if (!w->dot) {
@@ -431,17 +463,20 @@ static void layer_forward(tb_engine *e, tb_kv *caches, const tb_batch *b, int l,
     int32_t n = b->n;
     int d = e->p.n_embd;
     float pos_scale = e->p.rope_freq_scale;
+    double t = phase_begin(e);
     for (int32_t r = 0; r < n; r++)
         tb_rmsnorm(s->xb + (size_t)r * (size_t)d, s->x + (size_t)r * (size_t)d, L->attn_norm,
                    d, e->p.norm_eps);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_QKV, s->xb, n, d);
+    phase_end(e, TB_PHASE_OTHER, &t);
     {
         tb_weight *const ws[3] = {&L->wq, &L->wk, &L->wv};
         float *const ys[3] = {s->q, s->k, s->v};
         const float *const bs[3] = {L->bq, L->bk, L->bv};
         mm_shared_input(e, ws, ys, bs, 3, s->xb, n);
     }
+    phase_end(e, TB_PHASE_MATMUL, &t);
     for (int32_t r = 0; r < n; r++) {
         float pos = (float)b->pos[r] * pos_scale;
         tb_rope(s->q + (size_t)r * (size_t)e->q_dim, e->p.n_heads, e->p.head_dim, pos,
@@ -454,10 +489,13 @@ static void layer_forward(tb_engine *e, tb_kv *caches, const tb_batch *b, int l,
         memcpy(kv_at(e, kv, kv->v, l, b->pos[r]), s->v + (size_t)r * (size_t)e->kv_dim,
                (size_t)e->kv_dim * sizeof(float));
     }
+    phase_end(e, TB_PHASE_OTHER, &t);
     attention(e, caches, b, l, s, max_ctx);
+    phase_end(e, TB_PHASE_ATTENTION, &t);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_O, s->att_out, n, e->q_dim);
     mm(e, &L->wo, s->att_out, n, s->xb, NULL);
+    phase_end(e, TB_PHASE_MATMUL, &t);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_ATTN_OUT, s->xb, n, d);
     for (size_t i = 0; i < (size_t)n * (size_t)d; i++)
@@ -467,20 +505,25 @@ static void layer_forward(tb_engine *e, tb_kv *caches, const tb_batch *b, int l,
                    d, e->p.norm_eps);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_GATE_UP, s->xb, n, d);
+    phase_end(e, TB_PHASE_OTHER, &t);
     {
         tb_weight *const ws[2] = {&L->gate, &L->up};
         float *const ys[2] = {s->hb, s->hb2};
         const float *const bs[2] = {NULL, NULL};
         mm_shared_input(e, ws, ys, bs, 2, s->xb, n);
     }
+    phase_end(e, TB_PHASE_MATMUL, &t);
     tb_swiglu(s->hb, s->hb2, (int64_t)n * e->p.n_ff);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_DOWN, s->hb, n, e->p.n_ff);
+    phase_end(e, TB_PHASE_OTHER, &t);
     mm(e, &L->down, s->hb, n, s->xb, NULL);
+    phase_end(e, TB_PHASE_MATMUL, &t);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_MLP_OUT, s->xb, n, d);
     for (size_t i = 0; i < (size_t)n * (size_t)d; i++)
         s->x[i] += s->xb[i];
+    phase_end(e, TB_PHASE_OTHER, &t);
 }
 
 static tb_status check_batch(const tb_engine *e, tb_kv *caches, const tb_batch *b,
@@ -565,6 +608,7 @@ tb_status tb_engine_forward(tb_engine *e, tb_kv *caches, const tb_batch *b,
             kv->n_past = b->pos[r] + 1;
     }
     /* The head only for rows that want logits. */
+    double t = phase_begin(e);
     int d = e->p.n_embd;
     int32_t m = 0;
     for (int32_t r = 0; r < b->n; r++) {
@@ -575,6 +619,7 @@ tb_status tb_engine_forward(tb_engine *e, tb_kv *caches, const tb_batch *b,
     }
     if (m > 0)
         mm(e, &e->output, s.xb, m, logits, NULL);
+    phase_end(e, TB_PHASE_HEAD, &t);
     scratch_free(&s);
     return TB_OK;
 }

@@ -31,7 +31,7 @@ typedef struct tb_weight {
     uint32_t type;
     tb_dot_fn dot;
     tb_dot_q8_fn dot_q8; /* int8-activation path, NULL when absent */
-    void *packed;        /* Q4_0 rows repacked for dot_q8, owned */
+    void *packed;        /* Q4_0/Q8_0 rows repacked for dot_q8, owned */
     uint64_t packed_row_bytes;
     int interleave;      /* dot_q8 reads quad-interleaved activations */
     tb_dnnl_weights *gemm; /* oneDNN's copy, made on first batched use */
@@ -65,7 +65,19 @@ typedef struct tb_engine {
      * them; NULL: none. */
     tb_capture_sink capture;
     void *capture_ctx;
+    /* Seconds spent per phase, added to by every forward pass when not
+     * NULL (bench/engine's breakdown); the clock reads cost ~20 ns each. */
+    double *phase_seconds; /* [TB_PHASE_COUNT] */
 } tb_engine;
+
+/* Where a forward pass spends its time. */
+typedef enum tb_phase {
+    TB_PHASE_MATMUL,    /* layer products, activation quantization included */
+    TB_PHASE_ATTENTION, /* scores, softmax, weighted sums */
+    TB_PHASE_OTHER,     /* norms, RoPE, cache writes, SwiGLU, residuals */
+    TB_PHASE_HEAD,      /* final norm and the output head */
+    TB_PHASE_COUNT
+} tb_phase;
 
 typedef struct tb_kv {
     int32_t n_ctx;  /* positions it holds */

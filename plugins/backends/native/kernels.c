@@ -163,8 +163,16 @@ tb_dot_q8_fn tb_dot_q8_for(uint32_t type, tb_isa isa)
     return NULL;
 }
 
+#ifdef TB_HAVE_X86_KERNELS
+int tb_quantize_x_q8_x86(const float *x, int64_t n, tb_xq8 *out);
+#endif
+
 void tb_quantize_x_q8(const float *x, int64_t n, tb_xq8 *out)
 {
+#ifdef TB_HAVE_X86_KERNELS
+    if (tb_quantize_x_q8_x86(x, n, out) == 0)
+        return;
+#endif
     for (int64_t b = 0; b < n / 32; b++) {
         const float *v = x + b * 32;
         float amax = 0;
@@ -271,30 +279,55 @@ static void interleave_quads(int8_t *q, int64_t nb)
     }
 }
 
+/* Scales per packed row: whole 64-byte lines of f16. */
+static int64_t packed_scales(int64_t nb)
+{
+    return (nb + 31) / 32 * 32;
+}
+
 uint64_t tb_q4_0_packed_row_bytes(int64_t n)
 {
-    int64_t nb = n / 32, nd = (nb + 15) / 16 * 16;
-    return (uint64_t)(nd * 2 + nb * 16);
+    int64_t nb = n / 32;
+    return (uint64_t)(packed_scales(nb) * 2 + nb * 16);
+}
+
+uint64_t tb_q8_0_packed_row_bytes(int64_t n)
+{
+    int64_t nb = n / 32;
+    return (uint64_t)(packed_scales(nb) * 2 + nb * 32);
+}
+
+/* Splits rows of blocks (block_bytes each, an f16 scale first, then
+ * qs_bytes of quants) into scales, then quants. */
+static void pack_rows(const uint8_t *src, int64_t rows, int64_t nb, size_t block_bytes,
+                      size_t qs_bytes, uint64_t out_row, uint8_t *dst)
+{
+    int64_t nd = packed_scales(nb);
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *o = dst + (uint64_t)r * out_row;
+        uint8_t *qs = o + nd * 2;
+        memset(o, 0, (size_t)nd * 2);
+        for (int64_t i = 0; i < nb; i++) {
+            const uint8_t *blk = src + ((uint64_t)r * (uint64_t)nb + (uint64_t)i) * block_bytes;
+            memcpy(o + i * 2, blk, 2);
+            memcpy(qs + (size_t)i * qs_bytes, blk + 2, qs_bytes);
+        }
+    }
 }
 
 void tb_q4_0_pack(const void *src, int64_t rows, int64_t n, void *dst)
 {
-    int64_t nb = n / 32, nd = (nb + 15) / 16 * 16;
-    uint64_t out_row = tb_q4_0_packed_row_bytes(n);
-    const tb_block_q4_0 *b = src;
-    for (int64_t r = 0; r < rows; r++) {
-        uint8_t *o = (uint8_t *)dst + (uint64_t)r * out_row;
-        uint16_t *d = (uint16_t *)o;
-        uint8_t *qs = o + nd * 2;
-        for (int64_t i = 0; i < nd; i++)
-            d[i] = i < nb ? b[r * nb + i].d : 0;
-        for (int64_t i = 0; i < nb; i++)
-            memcpy(qs + i * 16, b[r * nb + i].qs, 16);
-    }
+    pack_rows(src, rows, n / 32, sizeof(tb_block_q4_0), 16, tb_q4_0_packed_row_bytes(n), dst);
+}
+
+void tb_q8_0_pack(const void *src, int64_t rows, int64_t n, void *dst)
+{
+    pack_rows(src, rows, n / 32, sizeof(tb_block_q8_0), 32, tb_q8_0_packed_row_bytes(n), dst);
 }
 
 #ifdef TB_HAVE_X86_KERNELS
 tb_dot_q8_fn tb_dot_q4_0_packed_x86(tb_isa isa);
+tb_dot_q8_fn tb_dot_q8_0_packed_x86(tb_isa isa);
 #endif
 
 tb_dot_q8_fn tb_dot_q4_0_packed_for(tb_isa isa)
@@ -305,6 +338,29 @@ tb_dot_q8_fn tb_dot_q4_0_packed_for(tb_isa isa)
     (void)isa;
     return NULL;
 #endif
+}
+
+tb_dot_q8_fn tb_dot_q8_0_packed_for(tb_isa isa)
+{
+#ifdef TB_HAVE_X86_KERNELS
+    return tb_dot_q8_0_packed_x86(isa);
+#else
+    (void)isa;
+    return NULL;
+#endif
+}
+
+int tb_packing_for(uint32_t type, tb_isa isa, tb_packing *out)
+{
+    tb_packing p = {NULL, NULL, NULL, 0};
+    if (type == T_Q4_0)
+        p = (tb_packing){tb_q4_0_packed_row_bytes, tb_q4_0_pack, tb_dot_q4_0_packed_for(isa), 1};
+    else if (type == T_Q8_0)
+        p = (tb_packing){tb_q8_0_packed_row_bytes, tb_q8_0_pack, tb_dot_q8_0_packed_for(isa), 0};
+    if (!p.dot)
+        return -1;
+    *out = p;
+    return 0;
 }
 
 int tb_matmul_q8(tb_dot_q8_fn dot, const void *w, uint64_t row_bytes, int64_t in,

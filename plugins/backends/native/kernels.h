@@ -55,15 +55,30 @@ tb_dot_q8_fn tb_dot_q8_for(uint32_t type, tb_isa isa);
 /* Quantizes n floats (a multiple of 32) into x. */
 void tb_quantize_x_q8(const float *x, int64_t n, tb_xq8 *out);
 
-/* Q4_0 rows repacked for the VNNI kernel: each row's block scales
- * together (f16, padded to a multiple of 16 blocks) followed by its
- * nibbles, so 16 scales convert in one instruction and consecutive
- * blocks' nibbles load as one vector.  The same bytes, reordered. */
+/* Q4_0 and Q8_0 rows repacked for the VNNI kernels: each row's block
+ * scales together (f16, padded to a multiple of 32 blocks, so the quants
+ * that follow start on a 64-byte line) followed by its quants, so 16
+ * scales convert in one instruction and consecutive blocks' quants load
+ * as one aligned vector.  The same bytes, reordered. */
 uint64_t tb_q4_0_packed_row_bytes(int64_t n);
 void tb_q4_0_pack(const void *src, int64_t rows, int64_t n, void *dst);
+uint64_t tb_q8_0_packed_row_bytes(int64_t n);
+void tb_q8_0_pack(const void *src, int64_t rows, int64_t n, void *dst);
 /* The kernel for packed Q4_0 rows (NULL without VNNI); it reads the
  * activations quad-interleaved (tb_matmul_q8 with interleave set). */
 tb_dot_q8_fn tb_dot_q4_0_packed_for(tb_isa isa);
+/* The kernel for packed Q8_0 rows (NULL without VNNI); plain activations. */
+tb_dot_q8_fn tb_dot_q8_0_packed_for(tb_isa isa);
+
+/* How a weight type is repacked for its fastest kernel on an ISA. */
+typedef struct tb_packing {
+    uint64_t (*row_bytes)(int64_t n);
+    void (*pack)(const void *src, int64_t rows, int64_t n, void *dst);
+    tb_dot_q8_fn dot;
+    int interleave; /* the dot reads quad-interleaved activations */
+} tb_packing;
+/* 0 and *out filled when the type has a packed kernel on the ISA. */
+int tb_packing_for(uint32_t type, tb_isa isa, tb_packing *out);
 
 /* Y[m][o] = dot(W row o, X[m]) (+ bias[o]) for m < M, o < out.
  * W has `out` rows of `in` weights of `type` (row_bytes each); X is M rows
