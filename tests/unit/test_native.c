@@ -367,6 +367,111 @@ static double rolling_lp(nb *b, const char *text, int window, int stride, int bo
     return res.logprob;
 }
 
+/* The SIMD attention kernels against double sums, for head sizes and
+ * position counts on both sides of their 16-wide steps, on rows strided
+ * as in the KV cache. */
+static void test_attention_kernels(void)
+{
+    static const int hds[] = {16, 64, 128, 256};
+    static const int32_t ns[] = {1, 15, 16, 17, 100};
+    tb_attn_scores_fn scores;
+    tb_attn_wsum_fn wsum;
+    if (tb_attn_for(tb_isa_detect(), 64, &scores, &wsum) != 0)
+        return; /* no AVX-512 here: the engine uses its per-row loops */
+    CU_ASSERT_NOT_EQUAL(tb_attn_for(tb_isa_detect(), 8, &scores, &wsum), 0);
+    tb_rng r;
+    tb_rng_seed(&r, 5);
+    for (size_t h = 0; h < TB_ARRAY_LEN(hds); h++)
+        for (size_t k = 0; k < TB_ARRAY_LEN(ns); k++) {
+            int hd = hds[h];
+            int32_t n = ns[k];
+            size_t stride = (size_t)hd * 3;
+            float *kv = malloc((size_t)n * stride * sizeof *kv);
+            float *q = malloc((size_t)hd * sizeof *q), *a = malloc((size_t)n * sizeof *a);
+            float *out = malloc((size_t)hd * sizeof *out);
+            for (size_t i = 0; i < (size_t)n * stride; i++)
+                kv[i] = (float)(tb_rng_uniform(&r) - 0.5);
+            for (int i = 0; i < hd; i++)
+                q[i] = (float)(tb_rng_uniform(&r) - 0.5);
+            CU_ASSERT_EQUAL(tb_attn_for(tb_isa_detect(), hd, &scores, &wsum), 0);
+            scores(kv, stride, n, q, hd, 0.125f, a);
+            int bad = 0;
+            for (int32_t t = 0; t < n; t++) {
+                double s = 0, mag = 0;
+                for (int i = 0; i < hd; i++) {
+                    s += (double)kv[(size_t)t * stride + (size_t)i] * q[i];
+                    mag += fabs((double)kv[(size_t)t * stride + (size_t)i] * q[i]);
+                }
+                bad += fabs(a[t] - 0.125 * s) > 1e-6 * mag + 1e-7;
+            }
+            wsum(kv + hd, stride, n, a, hd, out);
+            for (int i = 0; i < hd; i++) {
+                double s = 0, mag = 0;
+                for (int32_t t = 0; t < n; t++) {
+                    s += (double)a[t] * kv[(size_t)t * stride + (size_t)hd + (size_t)i];
+                    mag += fabs((double)a[t] * kv[(size_t)t * stride + (size_t)hd + (size_t)i]);
+                }
+                bad += fabs(out[i] - s) > 1e-6 * mag + 1e-7;
+            }
+            CU_ASSERT_EQUAL(bad, 0);
+            if (bad)
+                fprintf(stderr, "\nattention kernels: head %d, %d rows: %d wrong\n", hd,
+                        (int)n, bad);
+            free(kv);
+            free(q);
+            free(a);
+            free(out);
+        }
+}
+
+/* The SIMD SwiGLU and softmax against expf in double, over the range
+ * activations take and the ends where e^x overflows or underflows. */
+static void test_elementwise_kernels(void)
+{
+    enum { N = 1000 };
+    float a[N], b[N], got[N], sm[N];
+    tb_swiglu_fn swiglu;
+    tb_softmax_fn softmax;
+    tb_elementwise_for(tb_isa_detect(), &swiglu, &softmax);
+    tb_rng r;
+    tb_rng_seed(&r, 9);
+    for (int i = 0; i < N; i++) {
+        a[i] = (float)((tb_rng_uniform(&r) - 0.5) * 40.0);
+        b[i] = (float)(tb_rng_uniform(&r) - 0.5);
+    }
+    a[0] = -120.0f; /* e^120 overflows: silu is -0 */
+    a[1] = 95.0f;   /* e^-95 is denormal */
+    a[2] = 0.0f;
+    memcpy(got, a, sizeof a);
+    swiglu(got, b, N - 3); /* a tail that is not a whole vector */
+    int bad = 0;
+    for (int i = 0; i < N - 3; i++) {
+        double want = (double)a[i] / (1.0 + exp(-(double)a[i])) * b[i];
+        bad += fabs(got[i] - want) > 4e-7 * fabs(want) + 1e-30;
+    }
+    for (int i = N - 3; i < N; i++)
+        bad += got[i] != a[i]; /* untouched past n */
+    CU_ASSERT_EQUAL(bad, 0);
+    for (int i = 0; i < N; i++)
+        sm[i] = a[i] * 0.5f;
+    softmax(sm, 77);
+    double mx = -INFINITY, sum = 0;
+    for (int i = 0; i < 77; i++)
+        mx = fmax(mx, (double)a[i] * 0.5);
+    for (int i = 0; i < 77; i++)
+        sum += exp((double)a[i] * 0.5 - mx);
+    bad = 0;
+    double total = 0;
+    for (int i = 0; i < 77; i++) {
+        double want = exp((double)a[i] * 0.5 - mx) / sum;
+        bad += fabs(sm[i] - want) > 1e-6 * want + 1e-12;
+        total += sm[i];
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_DOUBLE_EQUAL(total, 1.0, 1e-6);
+    CU_ASSERT_EQUAL(sm[77], a[77] * 0.5f);
+}
+
 /* Activation quantization follows its definition to the bit: per block
  * of 32, d = max|x| / 127, q = x * (1 / d) rounded to nearest even, and s
  * the sum of q; whatever SIMD path the machine takes.  The inputs include
@@ -698,6 +803,8 @@ int tb_test_register(void)
         {"logits independent of batch size and threads", test_batch_and_threads_invariant},
         {"kernels match dequantize-then-f32", test_kernels_match_dequantized},
         {"activation quantization is exact", test_activation_quantization_exact},
+        {"attention kernels match double sums", test_attention_kernels},
+        {"SwiGLU and softmax kernels match expf", test_elementwise_kernels},
         {"perplexity: rolling = continuation = token by token", test_perplexity_three_ways},
         {"sampling reproducible across batch sizes", test_sampling_reproducible},
         {"quantized exports stay close", test_quantized_exports},

@@ -109,6 +109,9 @@ tb_status tb_engine_init(tb_engine *e, const tb_model *m, int threads,
     e->gemm_rows = 16;
     e->dot_f32 = tb_dot_for(TB_DTYPE_F32, isa);
     e->axpy = tb_axpy_for(isa);
+    /* left NULL (from the memset) where there are no SIMD attention kernels */
+    tb_attn_for(isa, e->p.head_dim, &e->attn_scores, &e->attn_wsum);
+    tb_elementwise_for(isa, &e->swiglu, &e->softmax);
     e->q_dim = e->p.n_heads * e->p.head_dim;
     e->kv_dim = e->p.n_kv_heads * e->p.head_dim;
     e->layers = calloc((size_t)e->p.n_layers, sizeof *e->layers);
@@ -319,12 +322,20 @@ static void attend_one(const tb_engine *e, const tb_kv *kv, int l, int32_t pos,
 {
     int hd = e->p.head_dim;
     float scale = 1.0f / sqrtf((float)hd);
+    if (e->attn_scores) {
+        const float *k0 = kv_at(e, kv, kv->k, l, 0) + koff;
+        const float *v0 = kv_at(e, kv, kv->v, l, 0) + koff;
+        e->attn_scores(k0, (size_t)e->kv_dim, pos + 1, q, hd, scale, att);
+        e->softmax(att, pos + 1);
+        e->attn_wsum(v0, (size_t)e->kv_dim, pos + 1, att, hd, out);
+        return;
+    }
     int short_head = hd <= TB_SHORT_HEAD;
     for (int32_t t = 0; t <= pos; t++) {
         const float *k = kv_at(e, kv, kv->k, l, t) + koff;
         att[t] = (short_head ? dot_short(k, q, hd) : e->dot_f32(k, q, hd)) * scale;
     }
-    tb_softmax(att, pos + 1);
+    e->softmax(att, pos + 1);
     memset(out, 0, (size_t)hd * sizeof(float));
     for (int32_t t = 0; t <= pos; t++) {
         const float *v = kv_at(e, kv, kv->v, l, t) + koff;
@@ -513,7 +524,7 @@ static void layer_forward(tb_engine *e, tb_kv *caches, const tb_batch *b, int l,
         mm_shared_input(e, ws, ys, bs, 2, s->xb, n);
     }
     phase_end(e, TB_PHASE_MATMUL, &t);
-    tb_swiglu(s->hb, s->hb2, (int64_t)n * e->p.n_ff);
+    e->swiglu(s->hb, s->hb2, (int64_t)n * e->p.n_ff);
     if (e->capture)
         e->capture(e->capture_ctx, l, TB_SITE_DOWN, s->hb, n, e->p.n_ff);
     phase_end(e, TB_PHASE_OTHER, &t);

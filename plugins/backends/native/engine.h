@@ -56,6 +56,10 @@ typedef struct tb_engine {
     int threads;
     tb_dot_fn dot_f32;  /* for attention */
     tb_axpy_fn axpy;
+    tb_attn_scores_fn attn_scores; /* NULL: dot_f32 and axpy per cached row */
+    tb_attn_wsum_fn attn_wsum;
+    tb_softmax_fn softmax;
+    tb_swiglu_fn swiglu;
     tb_compute compute;
     int32_t gemm_rows;  /* batches of at least this many rows use oneDNN */
     tb_dnnl *dnnl;      /* started on first use, in the process that uses it */

@@ -152,6 +152,39 @@ tb_axpy_fn tb_axpy_for(tb_isa isa)
     return axpy_portable;
 }
 
+#ifdef TB_HAVE_X86_KERNELS
+int tb_elementwise_x86(tb_isa isa, tb_swiglu_fn *swiglu, tb_softmax_fn *softmax);
+#endif
+
+void tb_elementwise_for(tb_isa isa, tb_swiglu_fn *swiglu, tb_softmax_fn *softmax)
+{
+#ifdef TB_HAVE_X86_KERNELS
+    if (tb_elementwise_x86(isa, swiglu, softmax) == 0)
+        return;
+#else
+    (void)isa;
+#endif
+    *swiglu = tb_swiglu;
+    *softmax = tb_softmax;
+}
+
+#ifdef TB_HAVE_X86_KERNELS
+int tb_attn_x86(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum);
+#endif
+
+int tb_attn_for(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum)
+{
+#ifdef TB_HAVE_X86_KERNELS
+    return tb_attn_x86(isa, hd, scores, wsum);
+#else
+    (void)isa;
+    (void)hd;
+    (void)scores;
+    (void)wsum;
+    return -1;
+#endif
+}
+
 tb_dot_q8_fn tb_dot_q8_for(uint32_t type, tb_isa isa)
 {
 #ifdef TB_HAVE_X86_KERNELS

@@ -31,6 +31,14 @@ typedef struct tb_xq8 {
 typedef float (*tb_dot_q8_fn)(const void *w, const int8_t *xq, const float *xd,
                               const int32_t *xs, int64_t n);
 
+/* Attention of one query head over n cached rows (stride floats apart):
+ * out[t] = scale * dot(k row t, q) for t < n; and out = sum of a[t] *
+ * v row t. */
+typedef void (*tb_attn_scores_fn)(const float *k, size_t stride, int32_t n, const float *q,
+                                  int hd, float scale, float *out);
+typedef void (*tb_attn_wsum_fn)(const float *v, size_t stride, int32_t n, const float *a,
+                                int hd, float *out);
+
 /* y[i] += a * x[i] for i < n. */
 typedef void (*tb_axpy_fn)(float *y, float a, const float *x, int64_t n);
 
@@ -48,6 +56,10 @@ const char *tb_isa_name(tb_isa isa);
 tb_dot_fn tb_dot_for(uint32_t type, tb_isa isa);
 
 tb_axpy_fn tb_axpy_for(tb_isa isa);
+
+/* SIMD attention kernels for a head size on an ISA; -1 when there are
+ * none (AVX-512 and a head size a multiple of 16 up to 256 are needed). */
+int tb_attn_for(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum);
 
 /* The int8-activation dot for a weight type on an ISA, NULL when the ISA
  * has none (then tb_dot_for's float path is used). */
@@ -112,6 +124,11 @@ void tb_rmsnorm(float *out, const float *x, const float *weight, int64_t n,
 void tb_rope(float *v, int n_heads, int head_dim, float pos, float theta,
              int neox);
 void tb_softmax(float *x, int64_t n);
+typedef void (*tb_softmax_fn)(float *x, int64_t n);
+typedef void (*tb_swiglu_fn)(float *a, const float *b, int64_t n);
+/* SIMD softmax and SwiGLU for an ISA (a vector e^x within 2 ulp of expf),
+ * tb_softmax and tb_swiglu without one. */
+void tb_elementwise_for(tb_isa isa, tb_swiglu_fn *swiglu, tb_softmax_fn *softmax);
 /* a[i] = silu(a[i]) * b[i] */
 void tb_swiglu(float *a, const float *b, int64_t n);
 

@@ -7,6 +7,7 @@
  * reference these are tested against.
  */
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "kernels.h"
@@ -619,6 +620,159 @@ AVX2 static void axpy_256(float *y, float a, const float *x, int64_t n)
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++)
         y[i] += a * x[i];
+}
+
+/* Sixteen vectors' horizontal sums as one vector, lane j the sum of
+ * v[j]: a tree of 15 shuffles and adds where 16 separate reductions take
+ * 64.  Each level halves the lanes each sum still spans. */
+AVX512 static inline __m512 hsum16(const __m512 *v)
+{
+    __m512 a[8], b[4], c[2];
+    for (int k = 0; k < 8; k++) /* 256-bit halves: lanes 0-7 v[2k], 8-15 v[2k+1] */
+        a[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xee));
+    for (int k = 0; k < 4; k++) /* 128-bit quarters: one per vector */
+        b[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0xdd));
+    for (int k = 0; k < 2; k++) /* pairs of lanes */
+        c[k] = _mm512_add_ps(_mm512_shuffle_ps(b[2 * k], b[2 * k + 1], 0x44),
+                             _mm512_shuffle_ps(b[2 * k], b[2 * k + 1], 0xee));
+    __m512 d = _mm512_add_ps(_mm512_shuffle_ps(c[0], c[1], 0x88),
+                             _mm512_shuffle_ps(c[0], c[1], 0xdd));
+    /* the tree leaves the sums in this lane order */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(order, d);
+}
+
+/* Attention scores of one query head over n cached keys (rows of `stride`
+ * floats), head size a multiple of 16 up to 256: sixteen keys at a time,
+ * their dot products reduced together. */
+AVX512 static void attn_scores_512(const float *k, size_t stride, int32_t n, const float *q,
+                                   int hd, float scale, float *out)
+{
+    int nc = hd / 16;
+    __m512 qv[16];
+    for (int c = 0; c < nc; c++)
+        qv[c] = _mm512_loadu_ps(q + 16 * c);
+    __m512 vs = _mm512_set1_ps(scale);
+    int32_t t = 0;
+    for (; t + 16 <= n; t += 16) {
+        __m512 acc[16];
+        for (int j = 0; j < 16; j++) {
+            const float *row = k + (size_t)(t + j) * stride;
+            __m512 a = _mm512_mul_ps(_mm512_loadu_ps(row), qv[0]);
+            for (int c = 1; c < nc; c++)
+                a = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16 * c), qv[c], a);
+            acc[j] = a;
+        }
+        _mm512_storeu_ps(out + t, _mm512_mul_ps(hsum16(acc), vs));
+    }
+    for (; t < n; t++) {
+        const float *row = k + (size_t)t * stride;
+        __m512 a = _mm512_mul_ps(_mm512_loadu_ps(row), qv[0]);
+        for (int c = 1; c < nc; c++)
+            a = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16 * c), qv[c], a);
+        out[t] = _mm512_reduce_add_ps(a) * scale;
+    }
+}
+
+/* out = sum over t < n of a[t] * v row t: the output stays in registers
+ * while the rows stream past. */
+AVX512 static void attn_wsum_512(const float *v, size_t stride, int32_t n, const float *a,
+                                 int hd, float *out)
+{
+    int nc = hd / 16;
+    __m512 acc[16];
+    for (int c = 0; c < nc; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int32_t t = 0; t < n; t++) {
+        const float *row = v + (size_t)t * stride;
+        __m512 w = _mm512_set1_ps(a[t]);
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm512_fmadd_ps(w, _mm512_loadu_ps(row + 16 * c), acc[c]);
+    }
+    for (int c = 0; c < nc; c++)
+        _mm512_storeu_ps(out + 16 * c, acc[c]);
+}
+
+int tb_attn_x86(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum);
+int tb_attn_x86(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum)
+{
+    if (isa < TB_ISA_AVX512 || hd % 16 != 0 || hd > 256 || hd == 0)
+        return -1;
+    *scores = attn_scores_512;
+    *wsum = attn_wsum_512;
+    return 0;
+}
+
+/* e^x for 16 floats within 2 ulp of expf: x = n ln2 + r with |r| <= ln2/2
+ * (ln2 in two parts so r keeps its bits), e^r by its Taylor series to r^7
+ * (truncation below 1e-8 relative), then scaled by 2^n, which also gives
+ * expf's inf, 0 and denormals at the ends of the range. */
+AVX512 static inline __m512 exp512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-150.0f)), _mm512_set1_ps(150.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* a = silu(a) * b, sixteen at a time. */
+AVX512 static void swiglu_512(float *a, const float *b, int64_t n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, a + i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        __m512 y = _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)),
+                                 _mm512_maskz_loadu_ps(m, b + i));
+        _mm512_mask_storeu_ps(a + i, m, y);
+    }
+}
+
+/* softmax in place: the maximum, e^(x - max) summed in float lanes (the
+ * lanes then in a fixed order), one division. */
+AVX512 static void softmax_512(float *x, int64_t n)
+{
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, x + i));
+    }
+    __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmax));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        sum = _mm512_mask_add_ps(sum, m, sum, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+    }
+}
+
+int tb_elementwise_x86(tb_isa isa, tb_swiglu_fn *swiglu, tb_softmax_fn *softmax);
+int tb_elementwise_x86(tb_isa isa, tb_swiglu_fn *swiglu, tb_softmax_fn *softmax)
+{
+    if (isa < TB_ISA_AVX512)
+        return -1;
+    *swiglu = swiglu_512;
+    *softmax = softmax_512;
+    return 0;
 }
 
 tb_axpy_fn tb_axpy_x86(tb_isa isa);
