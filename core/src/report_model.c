@@ -493,17 +493,14 @@ static void choose_headlines(tb_report *r)
  * replaces this. */
 static void independent_diff(tb_report_metric *m, const tb_report_metric *base)
 {
-    const double z = 1.959963984540054;
-    if (!isfinite(m->value) || !isfinite(base->value) || !isfinite(m->ci_low) ||
-        !isfinite(m->ci_high) || !isfinite(base->ci_low) || !isfinite(base->ci_high) ||
-        m->ci_high < m->ci_low || base->ci_high < base->ci_low)
+    double lo, hi;
+    if (tb_stats_independent_diff95(m->value, m->ci_low, m->ci_high, base->value,
+                                    base->ci_low, base->ci_high, &lo, &hi) != 0)
         return;
-    double sm = (m->ci_high - m->ci_low) / (2 * z), sb = (base->ci_high - base->ci_low) / (2 * z);
-    double half = z * sqrt(sm * sm + sb * sb);
     m->has_diff = 1;
     m->diff = m->value - base->value;
-    m->diff_low = m->diff - half;
-    m->diff_high = m->diff + half;
+    m->diff_low = lo;
+    m->diff_high = hi;
     m->diff_n = 0;
 }
 

@@ -109,3 +109,25 @@ tb_estimate tb_stats_paired_diff(const double *a, const double *b, size_t n,
     free(d);
     return e;
 }
+
+double tb_stats_se95(double low, double high)
+{
+    return (high - low) / (2 * TB_STATS_Z95);
+}
+
+static int finite_interval(double v, double low, double high)
+{
+    return isfinite(v) && isfinite(low) && isfinite(high) && low <= high;
+}
+
+int tb_stats_independent_diff95(double a, double a_low, double a_high, double b,
+                                double b_low, double b_high, double *low, double *high)
+{
+    if (!finite_interval(a, a_low, a_high) || !finite_interval(b, b_low, b_high))
+        return -1;
+    double sa = tb_stats_se95(a_low, a_high), sb = tb_stats_se95(b_low, b_high);
+    double half = TB_STATS_Z95 * sqrt(sa * sa + sb * sb);
+    *low = (a - b) - half;
+    *high = (a - b) + half;
+    return 0;
+}

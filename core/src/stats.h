@@ -32,6 +32,19 @@ tb_estimate tb_stats_mean_ci(const double *x, size_t n, uint64_t seed,
 tb_estimate tb_stats_paired_diff(const double *a, const double *b, size_t n,
                                  uint64_t seed, int resamples, double level);
 
+/* The normal quantile of a two-sided 95% interval. */
+#define TB_STATS_Z95 1.959963984540054
+
+/* A 95% interval read as a normal one: its standard error. */
+double tb_stats_se95(double low, double high);
+
+/* a - b for two independent estimates given with 95% intervals (read as
+ * normal ones): 0 and the interval a - b +- 1.96 sqrt(se_a^2 + se_b^2) in
+ * *low, *high; -1 (nothing written) when a value or a bound is not
+ * finite or an interval is inverted. */
+int tb_stats_independent_diff95(double a, double a_low, double a_high, double b,
+                                double b_low, double b_high, double *low, double *high);
+
 /* The q-quantile (0..1) of sorted[0..n) by linear interpolation between
  * order statistics (type 7, as R and numpy default). */
 double tb_stats_quantile_sorted(const double *sorted, size_t n, double q);

@@ -15,10 +15,8 @@
 #include <sqlite3.h>
 
 #include "results.h"
+#include "stats.h"
 #include "util.h"
-
-/* z of a two-sided 95% normal interval. */
-#define TB_Z95 1.959963984540054
 
 /* The paper's order (DecodingTrust Table 1). */
 static const struct {
@@ -92,12 +90,12 @@ static part combine(const part *p, size_t k)
             all = 0;
             continue;
         }
-        double se = (p[i].hi - p[i].lo) / (2 * TB_Z95);
+        double se = tb_stats_se95(p[i].lo, p[i].hi);
         var += se * se;
     }
     out.v = sum / (double)k;
     if (all) {
-        double half = TB_Z95 * sqrt(var) / (double)k;
+        double half = TB_STATS_Z95 * sqrt(var) / (double)k;
         out.lo = out.v - half;
         out.hi = out.v + half;
     }
@@ -115,14 +113,9 @@ static int cell_diff(const tb_result_row *c, const tb_result_row *b, part *out)
     }
     if (!b || isnan(c->value) || isnan(b->value))
         return 0;
-    part pc = {c->value, c->ci_low, c->ci_high}, pb = {b->value, b->ci_low, b->ci_high};
     *out = (part){c->value - b->value, NAN, NAN};
-    if (has_interval(&pc) && has_interval(&pb)) {
-        double sc = (pc.hi - pc.lo) / (2 * TB_Z95), sb = (pb.hi - pb.lo) / (2 * TB_Z95);
-        double half = TB_Z95 * sqrt(sc * sc + sb * sb);
-        out->lo = out->v - half;
-        out->hi = out->v + half;
-    }
+    tb_stats_independent_diff95(c->value, c->ci_low, c->ci_high, b->value, b->ci_low,
+                                b->ci_high, &out->lo, &out->hi);
     return 1;
 }
 

@@ -172,6 +172,24 @@ static void test_paired_diff(void)
     CU_ASSERT_EQUAL(memcmp(&e, &f, sizeof e), 0);
 }
 
+/* Worked by hand: a = 0.70 [0.60, 0.80], b = 0.50 [0.46, 0.54]: standard
+ * errors 0.1 / 1.96 and 0.04 / 1.96, so the half-width is
+ * sqrt(0.1^2 + 0.04^2) = 0.107703; missing or inverted intervals give none. */
+static void test_independent_diff(void)
+{
+    double lo = 0, hi = 0;
+    CU_ASSERT_EQUAL(tb_stats_independent_diff95(0.70, 0.60, 0.80, 0.50, 0.46, 0.54, &lo, &hi), 0);
+    CU_ASSERT_DOUBLE_EQUAL(lo, 0.20 - 0.1077032961, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(hi, 0.20 + 0.1077032961, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(tb_stats_se95(0.46, 0.54), 0.04 / 1.959963984540054, 1e-15);
+    lo = hi = 7;
+    CU_ASSERT_EQUAL(tb_stats_independent_diff95(0.7, NAN, 0.8, 0.5, 0.4, 0.6, &lo, &hi), -1);
+    CU_ASSERT_EQUAL(tb_stats_independent_diff95(0.7, 0.6, INFINITY, 0.5, 0.4, 0.6, &lo, &hi), -1);
+    CU_ASSERT_EQUAL(tb_stats_independent_diff95(0.7, 0.8, 0.6, 0.5, 0.4, 0.6, &lo, &hi), -1);
+    CU_ASSERT_EQUAL(tb_stats_independent_diff95(0.7, 0.6, 0.8, NAN, 0.4, 0.6, &lo, &hi), -1);
+    CU_ASSERT(lo == 7 && hi == 7); /* nothing written */
+}
+
 static void test_pairs_move_together(void)
 {
     /* Very different items, the same drop of 0.25 on each: resampling pairs
@@ -201,6 +219,7 @@ int tb_test_register(void)
         {"covers the mean, width ~ 1/sqrt(n)", test_coverage_and_width},
         {"paired difference: mean and interval", test_paired_diff},
         {"pairs are resampled together", test_pairs_move_together},
+        {"difference of independent estimates (normal)", test_independent_diff},
         {NULL, NULL}};
     return tb_test_add_suite("stats", cases);
 }
