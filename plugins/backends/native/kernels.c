@@ -359,38 +359,23 @@ void tb_q8_0_pack(const void *src, int64_t rows, int64_t n, void *dst)
 }
 
 #ifdef TB_HAVE_X86_KERNELS
-tb_dot_q8_fn tb_dot_q4_0_packed_x86(tb_isa isa);
-tb_dot_q8_fn tb_dot_q8_0_packed_x86(tb_isa isa);
+tb_dot_q8_fn tb_dot_q8_packed_x86(uint32_t type, tb_isa isa);
 #endif
-
-tb_dot_q8_fn tb_dot_q4_0_packed_for(tb_isa isa)
-{
-#ifdef TB_HAVE_X86_KERNELS
-    return tb_dot_q4_0_packed_x86(isa);
-#else
-    (void)isa;
-    return NULL;
-#endif
-}
-
-tb_dot_q8_fn tb_dot_q8_0_packed_for(tb_isa isa)
-{
-#ifdef TB_HAVE_X86_KERNELS
-    return tb_dot_q8_0_packed_x86(isa);
-#else
-    (void)isa;
-    return NULL;
-#endif
-}
 
 int tb_packing_for(uint32_t type, tb_isa isa, tb_packing *out)
 {
     tb_packing p = {NULL, NULL, NULL, 0};
+#ifdef TB_HAVE_X86_KERNELS
     if (type == T_Q4_0)
-        p = (tb_packing){tb_q4_0_packed_row_bytes, tb_q4_0_pack, tb_dot_q4_0_packed_for(isa), 1};
+        p = (tb_packing){tb_q4_0_packed_row_bytes, tb_q4_0_pack, NULL, 1};
     else if (type == T_Q8_0)
-        p = (tb_packing){tb_q8_0_packed_row_bytes, tb_q8_0_pack, tb_dot_q8_0_packed_for(isa), 0};
-    if (!p.dot)
+        p = (tb_packing){tb_q8_0_packed_row_bytes, tb_q8_0_pack, NULL, 0};
+    p.dot = tb_dot_q8_packed_x86(type, isa);
+#else
+    (void)type;
+    (void)isa;
+#endif
+    if (!p.dot || !p.pack)
         return -1;
     *out = p;
     return 0;

@@ -76,13 +76,9 @@ uint64_t tb_q4_0_packed_row_bytes(int64_t n);
 void tb_q4_0_pack(const void *src, int64_t rows, int64_t n, void *dst);
 uint64_t tb_q8_0_packed_row_bytes(int64_t n);
 void tb_q8_0_pack(const void *src, int64_t rows, int64_t n, void *dst);
-/* The kernel for packed Q4_0 rows (NULL without VNNI); it reads the
- * activations quad-interleaved (tb_matmul_q8 with interleave set). */
-tb_dot_q8_fn tb_dot_q4_0_packed_for(tb_isa isa);
-/* The kernel for packed Q8_0 rows (NULL without VNNI); plain activations. */
-tb_dot_q8_fn tb_dot_q8_0_packed_for(tb_isa isa);
-
-/* How a weight type is repacked for its fastest kernel on an ISA. */
+/* How a weight type is repacked for its fastest kernel on an ISA (the
+ * packed kernels need VNNI; packed Q4_0's reads the activations
+ * quad-interleaved: tb_matmul_q8 with interleave set). */
 typedef struct tb_packing {
     uint64_t (*row_bytes)(int64_t n);
     void (*pack)(const void *src, int64_t rows, int64_t n, void *dst);

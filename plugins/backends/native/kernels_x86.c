@@ -442,6 +442,18 @@ VNNI static float dot_q4_1_vnni(const void *w, const int8_t *xq, const float *xd
     return _mm512_reduce_add_ps(acc) + tail + mins;
 }
 
+/* The scales of up to 16 packed blocks from i0 (weight scale times
+ * activation scale, one per lane; lanes past the row's end are 0) and
+ * how many blocks that is. */
+VNNI static inline __m512 group_scales(const uint16_t *d, const float *xd, int64_t i0,
+                                       int64_t nb, int64_t *cnt, __mmask16 *m)
+{
+    *cnt = nb - i0 < 16 ? nb - i0 : 16;
+    *m = *cnt == 16 ? 0xffff : (__mmask16)((1u << *cnt) - 1);
+    return _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(*m, d + i0)),
+                         _mm512_maskz_loadu_ps(*m, xd + i0));
+}
+
 /* Packed Q4_0 (tb_q4_0_pack) with quad-interleaved activations: 16 block
  * scales convert at once; four blocks' nibbles are one 64-byte load whose
  * low and high nibbles match the two interleaved activation vectors lane
@@ -465,10 +477,9 @@ VNNI static float dot_q4_0_packed(const void *w, const int8_t *xq, const float *
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, corr = acc0;
     float tail = 0;
     for (int64_t i0 = 0; i0 < nb; i0 += 16) {
-        int64_t cnt = nb - i0 < 16 ? nb - i0 : 16;
-        __mmask16 m = cnt == 16 ? 0xffff : (__mmask16)((1u << cnt) - 1);
-        __m512 S = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, d + i0)),
-                                 _mm512_maskz_loadu_ps(m, xd + i0));
+        int64_t cnt;
+        __mmask16 m;
+        __m512 S = group_scales(d, xd, i0, nb, &cnt, &m);
         corr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, xs + i0)), S, corr);
         int64_t quads = cnt / 4;
         for (int64_t j = 0; j < quads; j++) {
@@ -515,10 +526,10 @@ VNNI static float dot_q8_0_packed(const void *w, const int8_t *xq, const float *
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     float tail = 0;
     for (int64_t i0 = 0; i0 < nb; i0 += 16) {
-        int64_t cnt = nb - i0 < 16 ? nb - i0 : 16;
-        __mmask16 m = cnt == 16 ? 0xffff : (__mmask16)((1u << cnt) - 1);
-        __m512 S = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, d + i0)),
-                                 _mm512_maskz_loadu_ps(m, xd + i0));
+        int64_t cnt;
+        __mmask16 m;
+        __m512 S = group_scales(d, xd, i0, nb, &cnt, &m);
+        (void)m;
         /* lanes 0-7 take block 2j's scale, lanes 8-15 block 2j+1's */
         __m512i idx = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
                                                           7, 6, 5, 4, 3, 2, 1, 0), 3);
@@ -548,16 +559,12 @@ VNNI static float dot_q8_0_packed(const void *w, const int8_t *xq, const float *
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail;
 }
 
-tb_dot_q8_fn tb_dot_q4_0_packed_x86(tb_isa isa);
-tb_dot_q8_fn tb_dot_q4_0_packed_x86(tb_isa isa)
+tb_dot_q8_fn tb_dot_q8_packed_x86(uint32_t type, tb_isa isa);
+tb_dot_q8_fn tb_dot_q8_packed_x86(uint32_t type, tb_isa isa)
 {
-    return isa == TB_ISA_AVX512_VNNI ? dot_q4_0_packed : NULL;
-}
-
-tb_dot_q8_fn tb_dot_q8_0_packed_x86(tb_isa isa);
-tb_dot_q8_fn tb_dot_q8_0_packed_x86(tb_isa isa)
-{
-    return isa == TB_ISA_AVX512_VNNI ? dot_q8_0_packed : NULL;
+    if (isa != TB_ISA_AVX512_VNNI)
+        return NULL;
+    return type == T_Q4_0 ? dot_q4_0_packed : type == T_Q8_0 ? dot_q8_0_packed : NULL;
 }
 
 /* tb_quantize_x_q8 with AVX-512: the same operations in the same order
