@@ -367,12 +367,59 @@ static double rolling_lp(nb *b, const char *text, int window, int stride, int bo
     return res.logprob;
 }
 
-/* The SIMD attention kernels against double sums, for head sizes and
- * position counts on both sides of their 16-wide steps, on rows strided
- * as in the KV cache. */
+/* The SIMD attention kernels against double sums, for head sizes,
+ * groups of query heads and position counts on both sides of their
+ * 16- and 64-wide steps, on rows strided as in the KV cache. */
+static void check_attention(tb_attn_scores_fn scores, tb_attn_wsum_fn wsum, int hd, int group,
+                            int32_t n, tb_rng *r)
+{
+    size_t stride = (size_t)hd * 3, ld = (size_t)n + 5;
+    float *kv = malloc((size_t)n * stride * sizeof *kv);
+    float *q = malloc((size_t)group * (size_t)hd * sizeof *q);
+    float *a = malloc((size_t)group * ld * sizeof *a);
+    float *out = malloc((size_t)group * (size_t)hd * sizeof *out);
+    for (size_t i = 0; i < (size_t)n * stride; i++)
+        kv[i] = (float)(tb_rng_uniform(r) - 0.5);
+    for (int i = 0; i < group * hd; i++)
+        q[i] = (float)(tb_rng_uniform(r) - 0.5);
+    scores(kv, stride, n, q, group, hd, 0.125f, a, ld);
+    int bad = 0;
+    for (int g = 0; g < group; g++)
+        for (int32_t t = 0; t < n; t++) {
+            double sum = 0, mag = 0;
+            for (int i = 0; i < hd; i++) {
+                double p = (double)kv[(size_t)t * stride + (size_t)i] * q[g * hd + i];
+                sum += p;
+                mag += fabs(p);
+            }
+            bad += fabs(a[(size_t)g * ld + (size_t)t] - 0.125 * sum) > 1e-6 * mag + 1e-7;
+        }
+    wsum(kv + hd, stride, n, a, ld, group, hd, out); /* the values: the rows' second third */
+    for (int g = 0; g < group; g++)
+        for (int i = 0; i < hd; i++) {
+            double sum = 0, mag = 0;
+            for (int32_t t = 0; t < n; t++) {
+                double p = (double)a[(size_t)g * ld + (size_t)t] *
+                           kv[(size_t)t * stride + (size_t)hd + (size_t)i];
+                sum += p;
+                mag += fabs(p);
+            }
+            bad += fabs(out[g * hd + i] - sum) > 1e-6 * mag + 1e-7;
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    if (bad)
+        fprintf(stderr, "\nattention kernels: head %d, group %d, %d rows: %d wrong\n", hd, group,
+                (int)n, bad);
+    free(kv);
+    free(q);
+    free(a);
+    free(out);
+}
+
 static void test_attention_kernels(void)
 {
     static const int hds[] = {16, 64, 128, 256};
+    static const int groups[] = {1, 3, 8};
     static const int32_t ns[] = {1, 15, 16, 17, 100};
     tb_attn_scores_fn scores;
     tb_attn_wsum_fn wsum;
@@ -382,46 +429,11 @@ static void test_attention_kernels(void)
     tb_rng r;
     tb_rng_seed(&r, 5);
     for (size_t h = 0; h < TB_ARRAY_LEN(hds); h++)
-        for (size_t k = 0; k < TB_ARRAY_LEN(ns); k++) {
-            int hd = hds[h];
-            int32_t n = ns[k];
-            size_t stride = (size_t)hd * 3;
-            float *kv = malloc((size_t)n * stride * sizeof *kv);
-            float *q = malloc((size_t)hd * sizeof *q), *a = malloc((size_t)n * sizeof *a);
-            float *out = malloc((size_t)hd * sizeof *out);
-            for (size_t i = 0; i < (size_t)n * stride; i++)
-                kv[i] = (float)(tb_rng_uniform(&r) - 0.5);
-            for (int i = 0; i < hd; i++)
-                q[i] = (float)(tb_rng_uniform(&r) - 0.5);
-            CU_ASSERT_EQUAL(tb_attn_for(tb_isa_detect(), hd, &scores, &wsum), 0);
-            scores(kv, stride, n, q, hd, 0.125f, a);
-            int bad = 0;
-            for (int32_t t = 0; t < n; t++) {
-                double s = 0, mag = 0;
-                for (int i = 0; i < hd; i++) {
-                    s += (double)kv[(size_t)t * stride + (size_t)i] * q[i];
-                    mag += fabs((double)kv[(size_t)t * stride + (size_t)i] * q[i]);
-                }
-                bad += fabs(a[t] - 0.125 * s) > 1e-6 * mag + 1e-7;
+        for (size_t g = 0; g < TB_ARRAY_LEN(groups); g++)
+            for (size_t k = 0; k < TB_ARRAY_LEN(ns); k++) {
+                CU_ASSERT_EQUAL(tb_attn_for(tb_isa_detect(), hds[h], &scores, &wsum), 0);
+                check_attention(scores, wsum, hds[h], groups[g], ns[k], &r);
             }
-            wsum(kv + hd, stride, n, a, hd, out);
-            for (int i = 0; i < hd; i++) {
-                double s = 0, mag = 0;
-                for (int32_t t = 0; t < n; t++) {
-                    s += (double)a[t] * kv[(size_t)t * stride + (size_t)hd + (size_t)i];
-                    mag += fabs((double)a[t] * kv[(size_t)t * stride + (size_t)hd + (size_t)i]);
-                }
-                bad += fabs(out[i] - s) > 1e-6 * mag + 1e-7;
-            }
-            CU_ASSERT_EQUAL(bad, 0);
-            if (bad)
-                fprintf(stderr, "\nattention kernels: head %d, %d rows: %d wrong\n", hd,
-                        (int)n, bad);
-            free(kv);
-            free(q);
-            free(a);
-            free(out);
-        }
 }
 
 /* The SIMD SwiGLU and softmax against expf in double, over the range

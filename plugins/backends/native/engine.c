@@ -263,15 +263,30 @@ static int scratch_init(scratch *s, const tb_engine *e, int32_t n, int32_t max_c
     s->att_out = malloc(N * (size_t)e->q_dim * sizeof(float));
     s->hb = malloc(N * (size_t)e->p.n_ff * sizeof(float));
     s->hb2 = malloc(N * (size_t)e->p.n_ff * sizeof(float));
-    /* One row of attention scores per thread. */
-    s->scores = malloc((size_t)e->threads * (size_t)max_ctx * sizeof(float));
+    /* Rows of attention scores for one group of query heads per thread. */
+    size_t group = (size_t)(e->p.n_heads / e->p.n_kv_heads);
+    s->scores = malloc((size_t)e->threads * group * (size_t)max_ctx * sizeof(float));
     return s->x && s->xb && s->q && s->k && s->v && s->att_out && s->hb && s->hb2 &&
                    s->scores ? 0 : -1;
 }
 
-static float *kv_at(const tb_engine *e, const tb_kv *kv, float *base, int l, int32_t pos)
+/* A key/value head's cached rows: each head's positions are contiguous
+ * ([layer][kv head][position][head_dim]), so attention streams them as
+ * one run instead of a head-sized piece every kv_dim floats. */
+static float *kv_head(const tb_engine *e, const tb_kv *kv, float *base, int l, int h)
 {
-    return base + ((size_t)l * (size_t)kv->n_ctx + (size_t)pos) * (size_t)e->kv_dim;
+    return base + ((size_t)l * (size_t)e->p.n_kv_heads + (size_t)h) * (size_t)kv->n_ctx *
+                      (size_t)e->p.head_dim;
+}
+
+/* Stores one row's keys (or values), all heads, at position pos. */
+static void kv_store(const tb_engine *e, const tb_kv *kv, float *base, int l, int32_t pos,
+                     const float *row)
+{
+    size_t hd = (size_t)e->p.head_dim;
+    for (int h = 0; h < e->p.n_kv_heads; h++)
+        memcpy(kv_head(e, kv, base, l, h) + (size_t)pos * hd, row + (size_t)h * hd,
+               hd * sizeof *row);
 }
 
 static void embed(const tb_engine *e, const tb_batch *b, float *x)
@@ -317,28 +332,21 @@ static inline void axpy_short(float *y, float a, const float *x, int n)
 }
 
 /* One (row, head) pair: scores over the row's past, softmax, weighted sum. */
-static void attend_one(const tb_engine *e, const tb_kv *kv, int l, int32_t pos,
-                       size_t koff, const float *q, float *att, float *out)
+static void attend_one(const tb_engine *e, const tb_kv *kv, int l, int32_t pos, int kvh,
+                       const float *q, float *att, float *out)
 {
     int hd = e->p.head_dim;
+    const float *k0 = kv_head(e, kv, kv->k, l, kvh), *v0 = kv_head(e, kv, kv->v, l, kvh);
     float scale = 1.0f / sqrtf((float)hd);
-    if (e->attn_scores) {
-        const float *k0 = kv_at(e, kv, kv->k, l, 0) + koff;
-        const float *v0 = kv_at(e, kv, kv->v, l, 0) + koff;
-        e->attn_scores(k0, (size_t)e->kv_dim, pos + 1, q, hd, scale, att);
-        e->softmax(att, pos + 1);
-        e->attn_wsum(v0, (size_t)e->kv_dim, pos + 1, att, hd, out);
-        return;
-    }
     int short_head = hd <= TB_SHORT_HEAD;
     for (int32_t t = 0; t <= pos; t++) {
-        const float *k = kv_at(e, kv, kv->k, l, t) + koff;
+        const float *k = k0 + (size_t)t * (size_t)hd;
         att[t] = (short_head ? dot_short(k, q, hd) : e->dot_f32(k, q, hd)) * scale;
     }
     e->softmax(att, pos + 1);
     memset(out, 0, (size_t)hd * sizeof(float));
     for (int32_t t = 0; t <= pos; t++) {
-        const float *v = kv_at(e, kv, kv->v, l, t) + koff;
+        const float *v = v0 + (size_t)t * (size_t)hd;
         if (short_head)
             axpy_short(out, att[t], v, hd);
         else
@@ -346,24 +354,49 @@ static void attend_one(const tb_engine *e, const tb_kv *kv, int l, int32_t pos,
     }
 }
 
-/* Causal attention of every row over its sequence's cache.  Threads only
- * when there is enough work to pay for waking them: with one decode row of
- * a tiny model the fork/join costs more than the attention. */
+/* One row and one key/value head with the group of query heads that
+ * share it, through the SIMD attention kernels. */
+static void attend_group(const tb_engine *e, const tb_kv *kv, int l, int32_t pos, int kvh,
+                         const float *q, float *att, size_t ldatt, float *out)
+{
+    int hd = e->p.head_dim, group = e->p.n_heads / e->p.n_kv_heads;
+    e->attn_scores(kv_head(e, kv, kv->k, l, kvh), (size_t)hd, pos + 1, q, group, hd,
+                   1.0f / sqrtf((float)hd), att, ldatt);
+    for (int g = 0; g < group; g++)
+        e->softmax(att + (size_t)g * ldatt, pos + 1);
+    e->attn_wsum(kv_head(e, kv, kv->v, l, kvh), (size_t)hd, pos + 1, att, ldatt,
+                 group, hd, out);
+}
+
+/* Causal attention of every row over its sequence's cache, by (row, key
+ * head) when the SIMD kernels serve the head size, else by (row, query
+ * head).  Threads only when there is enough work to pay for waking them:
+ * with one decode row of a tiny model the fork/join costs more than the
+ * attention. */
 static void attention(const tb_engine *e, const tb_kv *caches, const tb_batch *b, int l,
                       scratch *s, int32_t max_ctx)
 {
     int hd = e->p.head_dim, H = e->p.n_heads, group = H / e->p.n_kv_heads;
-    int64_t work = (int64_t)b->n * H;
-    int64_t flops = work * (int64_t)max_ctx * hd;
+    int grouped = e->attn_scores != NULL;
+    int per_row = grouped ? e->p.n_kv_heads : H;
+    int64_t work = (int64_t)b->n * per_row;
+    int64_t flops = (int64_t)b->n * H * (int64_t)max_ctx * hd;
+    size_t per_thread = (size_t)group * (size_t)max_ctx;
 #pragma omp parallel for num_threads(e->threads) schedule(dynamic, 1) \
     if (e->threads > 1 && work > 1 && flops > (1 << 16))
     for (int64_t w = 0; w < work; w++) {
-        int32_t r = (int32_t)(w / H);
-        int h = (int)(w % H);
-        size_t qoff = (size_t)r * (size_t)e->q_dim + (size_t)h * (size_t)hd;
-        attend_one(e, &caches[b->seq[r]], l, b->pos[r], (size_t)(h / group) * (size_t)hd,
-                   s->q + qoff, s->scores + (size_t)omp_get_thread_num() * (size_t)max_ctx,
-                   s->att_out + qoff);
+        int32_t r = (int32_t)(w / per_row);
+        int h = (int)(w % per_row); /* a key head when grouped, else a query head */
+        float *att = s->scores + (size_t)omp_get_thread_num() * per_thread;
+        const tb_kv *kv = &caches[b->seq[r]];
+        if (grouped) {
+            size_t qoff = (size_t)r * (size_t)e->q_dim + (size_t)h * (size_t)group * (size_t)hd;
+            attend_group(e, kv, l, b->pos[r], h, s->q + qoff, att, (size_t)max_ctx,
+                         s->att_out + qoff);
+        } else {
+            size_t qoff = (size_t)r * (size_t)e->q_dim + (size_t)h * (size_t)hd;
+            attend_one(e, kv, l, b->pos[r], h / group, s->q + qoff, att, s->att_out + qoff);
+        }
     }
 }
 
@@ -495,10 +528,8 @@ static void layer_forward(tb_engine *e, tb_kv *caches, const tb_batch *b, int l,
         tb_rope(s->k + (size_t)r * (size_t)e->kv_dim, e->p.n_kv_heads, e->p.head_dim, pos,
                 e->p.rope_theta, e->p.rope_neox);
         tb_kv *kv = &caches[b->seq[r]];
-        memcpy(kv_at(e, kv, kv->k, l, b->pos[r]), s->k + (size_t)r * (size_t)e->kv_dim,
-               (size_t)e->kv_dim * sizeof(float));
-        memcpy(kv_at(e, kv, kv->v, l, b->pos[r]), s->v + (size_t)r * (size_t)e->kv_dim,
-               (size_t)e->kv_dim * sizeof(float));
+        kv_store(e, kv, kv->k, l, b->pos[r], s->k + (size_t)r * (size_t)e->kv_dim);
+        kv_store(e, kv, kv->v, l, b->pos[r], s->v + (size_t)r * (size_t)e->kv_dim);
     }
     phase_end(e, TB_PHASE_OTHER, &t);
     attention(e, caches, b, l, s, max_ctx);

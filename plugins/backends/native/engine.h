@@ -86,7 +86,7 @@ typedef enum tb_phase {
 typedef struct tb_kv {
     int32_t n_ctx;  /* positions it holds */
     int32_t n_past; /* positions filled */
-    float *k, *v;   /* [layer][n_ctx][kv_dim] */
+    float *k, *v;   /* [layer][kv head][n_ctx][head_dim] */
     int32_t *tokens; /* the tokens at positions 0..n_past-1 (prefix reuse) */
 } tb_kv;
 

@@ -31,13 +31,14 @@ typedef struct tb_xq8 {
 typedef float (*tb_dot_q8_fn)(const void *w, const int8_t *xq, const float *xd,
                               const int32_t *xs, int64_t n);
 
-/* Attention of one query head over n cached rows (stride floats apart):
- * out[t] = scale * dot(k row t, q) for t < n; and out = sum of a[t] *
- * v row t. */
+/* Attention of a group of query heads that share one key/value head,
+ * over n cached rows (stride floats apart).  Scores: head g's query at
+ * q + g * hd; out[g * ldo + t] = scale * dot(k row t, query g).  Weighted
+ * sum: out[g * hd + i] = sum over t of a[g * lda + t] * v row t [i]. */
 typedef void (*tb_attn_scores_fn)(const float *k, size_t stride, int32_t n, const float *q,
-                                  int hd, float scale, float *out);
+                                  int group, int hd, float scale, float *out, size_t ldo);
 typedef void (*tb_attn_wsum_fn)(const float *v, size_t stride, int32_t n, const float *a,
-                                int hd, float *out);
+                                size_t lda, int group, int hd, float *out);
 
 /* y[i] += a * x[i] for i < n. */
 typedef void (*tb_axpy_fn)(float *y, float a, const float *x, int64_t n);

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "quant.h"
@@ -651,55 +652,127 @@ AVX512 static inline __m512 hsum16(const __m512 *v)
     return _mm512_permutexvar_ps(order, d);
 }
 
-/* Attention scores of one query head over n cached keys (rows of `stride`
- * floats), head size a multiple of 16 up to 256: sixteen keys at a time,
- * their dot products reduced together. */
-AVX512 static void attn_scores_512(const float *k, size_t stride, int32_t n, const float *q,
-                                   int hd, float scale, float *out)
+/* One key row's partial products with a head's query, 16 lanes. */
+AVX512 __attribute__((always_inline)) static inline __m512 key_dot(const float *row,
+                                                                   const __m512 *qv, int nc)
 {
-    int nc = hd / 16;
-    __m512 qv[16];
-    for (int c = 0; c < nc; c++)
-        qv[c] = _mm512_loadu_ps(q + 16 * c);
+    __m512 a = _mm512_mul_ps(_mm512_loadu_ps(row), qv[0]);
+    for (int c = 1; c < nc; c++)
+        a = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16 * c), qv[c], a);
+    return a;
+}
+
+/* Attention scores of a group of query heads sharing one key head (head
+ * g's query at q + g * hd, its scores at out + g * ldo) over n cached
+ * keys (rows of `stride` floats); head size a multiple of 16 up to 256.
+ * Sixteen keys at a time, their dot products reduced together; the block
+ * stays in L1 while every head of the group reads it, so the cache is
+ * streamed once per key head, not once per query head. */
+#define INLINE_AVX512 AVX512 __attribute__((always_inline))
+
+INLINE_AVX512 static inline void attn_scores_body(const float *k, size_t stride, int32_t n,
+                                                  const float *q, int group, int hd,
+                                                  float scale, float *out, size_t ldo,
+                                                  const int nc)
+{
     __m512 vs = _mm512_set1_ps(scale);
-    int32_t t = 0;
-    for (; t + 16 <= n; t += 16) {
-        __m512 acc[16];
-        for (int j = 0; j < 16; j++) {
-            const float *row = k + (size_t)(t + j) * stride;
-            __m512 a = _mm512_mul_ps(_mm512_loadu_ps(row), qv[0]);
-            for (int c = 1; c < nc; c++)
-                a = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16 * c), qv[c], a);
-            acc[j] = a;
+    for (int32_t t0 = 0; t0 < n; t0 += 16) {
+        int32_t cnt = n - t0 < 16 ? n - t0 : 16;
+        for (int g = 0; g < group; g++) {
+            __m512 qv[16];
+            for (int c = 0; c < nc; c++)
+                qv[c] = _mm512_loadu_ps(q + (size_t)g * (size_t)hd + 16 * (size_t)c);
+            float *o = out + (size_t)g * ldo + t0;
+            if (cnt == 16) {
+                __m512 acc[16];
+                for (int j = 0; j < 16; j++)
+                    acc[j] = key_dot(k + (size_t)(t0 + j) * stride, qv, nc);
+                _mm512_storeu_ps(o, _mm512_mul_ps(hsum16(acc), vs));
+            } else {
+                for (int j = 0; j < cnt; j++)
+                    o[j] = _mm512_reduce_add_ps(key_dot(k + (size_t)(t0 + j) * stride, qv,
+                                                        nc)) * scale;
+            }
         }
-        _mm512_storeu_ps(out + t, _mm512_mul_ps(hsum16(acc), vs));
-    }
-    for (; t < n; t++) {
-        const float *row = k + (size_t)t * stride;
-        __m512 a = _mm512_mul_ps(_mm512_loadu_ps(row), qv[0]);
-        for (int c = 1; c < nc; c++)
-            a = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16 * c), qv[c], a);
-        out[t] = _mm512_reduce_add_ps(a) * scale;
     }
 }
 
-/* out = sum over t < n of a[t] * v row t: the output stays in registers
- * while the rows stream past. */
-AVX512 static void attn_wsum_512(const float *v, size_t stride, int32_t n, const float *a,
-                                 int hd, float *out)
+/* The bodies are instantiated for the common head sizes (64, 128), where
+ * a constant count of 16-float chunks lets every inner loop unroll into
+ * registers. */
+AVX512 static void attn_scores_512(const float *k, size_t stride, int32_t n, const float *q,
+                                   int group, int hd, float scale, float *out, size_t ldo)
 {
-    int nc = hd / 16;
-    __m512 acc[16];
-    for (int c = 0; c < nc; c++)
-        acc[c] = _mm512_setzero_ps();
-    for (int32_t t = 0; t < n; t++) {
-        const float *row = v + (size_t)t * stride;
-        __m512 w = _mm512_set1_ps(a[t]);
-        for (int c = 0; c < nc; c++)
-            acc[c] = _mm512_fmadd_ps(w, _mm512_loadu_ps(row + 16 * c), acc[c]);
+    if (hd == 64)
+        attn_scores_body(k, stride, n, q, group, hd, scale, out, ldo, 4);
+    else if (hd == 128)
+        attn_scores_body(k, stride, n, q, group, hd, scale, out, ldo, 8);
+    else
+        attn_scores_body(k, stride, n, q, group, hd, scale, out, ldo, hd / 16);
+}
+
+/* out (group heads of hd) = sum over t < n of a[g * lda + t] * v row t,
+ * in blocks of 64 rows that stay in L1 while each head's sum, held in
+ * registers, takes them in; the same additions in the same order as one
+ * pass per head. */
+/* Adds rows t0..t1 of v, weighted by head g's a, to head g's sum; two
+ * heads at once when `two`: the row loads are shared and the two heads'
+ * chains of additions interleave, which hides the FMA latency that one
+ * head's few chains leave exposed.  Each head's additions keep their
+ * order. */
+INLINE_AVX512 static inline void wsum_rows(const float *v, size_t stride, int32_t t0,
+                                           int32_t t1, const float *a0, const float *a1,
+                                           float *o0, float *o1, const int nc, const int two)
+{
+    __m512 acc0[16], acc1[16];
+    for (int c = 0; c < nc; c++) {
+        acc0[c] = _mm512_loadu_ps(o0 + 16 * c);
+        if (two)
+            acc1[c] = _mm512_loadu_ps(o1 + 16 * c);
     }
-    for (int c = 0; c < nc; c++)
-        _mm512_storeu_ps(out + 16 * c, acc[c]);
+    for (int32_t t = t0; t < t1; t++) {
+        const float *row = v + (size_t)t * stride;
+        __m512 w0 = _mm512_set1_ps(a0[t]), w1 = two ? _mm512_set1_ps(a1[t]) : w0;
+        for (int c = 0; c < nc; c++) {
+            __m512 x = _mm512_loadu_ps(row + 16 * c);
+            acc0[c] = _mm512_fmadd_ps(w0, x, acc0[c]);
+            if (two)
+                acc1[c] = _mm512_fmadd_ps(w1, x, acc1[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        _mm512_storeu_ps(o0 + 16 * c, acc0[c]);
+        if (two)
+            _mm512_storeu_ps(o1 + 16 * c, acc1[c]);
+    }
+}
+
+INLINE_AVX512 static inline void attn_wsum_body(const float *v, size_t stride, int32_t n,
+                                                const float *a, size_t lda, int group, int hd,
+                                                float *out, const int nc)
+{
+    memset(out, 0, (size_t)group * (size_t)hd * sizeof *out);
+    for (int32_t t0 = 0; t0 < n; t0 += 64) {
+        int32_t t1 = n - t0 < 64 ? n : t0 + 64;
+        int g = 0;
+        for (; g + 2 <= group; g += 2)
+            wsum_rows(v, stride, t0, t1, a + (size_t)g * lda, a + (size_t)(g + 1) * lda,
+                      out + (size_t)g * (size_t)hd, out + (size_t)(g + 1) * (size_t)hd, nc, 1);
+        if (g < group)
+            wsum_rows(v, stride, t0, t1, a + (size_t)g * lda, NULL, out + (size_t)g * (size_t)hd,
+                      NULL, nc, 0);
+    }
+}
+
+AVX512 static void attn_wsum_512(const float *v, size_t stride, int32_t n, const float *a,
+                                 size_t lda, int group, int hd, float *out)
+{
+    if (hd == 64)
+        attn_wsum_body(v, stride, n, a, lda, group, hd, out, 4);
+    else if (hd == 128)
+        attn_wsum_body(v, stride, n, a, lda, group, hd, out, 8);
+    else
+        attn_wsum_body(v, stride, n, a, lda, group, hd, out, hd / 16);
 }
 
 int tb_attn_x86(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum);
