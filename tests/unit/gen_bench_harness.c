@@ -131,6 +131,19 @@ size_t gb_item_count(const tb_host *h, const char *metric, const char *group)
     return n;
 }
 
+void gb_expect_item_ids(const tb_host *h, const char *metric, const char *want)
+{
+    char *s = tb_xstrdup("");
+    for (size_t i = 0; i < h->n_items; i++)
+        if (matches(&h->items[i], metric, NULL)) {
+            char *t = tb_xasprintf("%s%s%s", s, *s ? " " : "", h->items[i].id);
+            free(s);
+            s = t;
+        }
+    CU_ASSERT_STRING_EQUAL(s, want);
+    free(s);
+}
+
 tb_status gb_run_data(gb_run *r, const char *dir, const char *name, const char *data,
                       const char *const *extra, size_t n_extra, uint64_t limit, tb_error *err)
 {

@@ -37,6 +37,11 @@ void gb_close(gb_run *r);
 double gb_item_mean(const tb_host *h, const char *metric, const char *group);
 size_t gb_item_count(const tb_host *h, const char *metric, const char *group);
 
+/* Asserts the ids of the recorded items of `metric`, in the order they
+ * were recorded, joined by single spaces: what a --limit sample chose and
+ * the order it ran in. */
+void gb_expect_item_ids(const tb_host *h, const char *metric, const char *want);
+
 /* Opens `name` with the scripted backend's defaults and the settings
  * "data=<data>" then `extra`, sets the host's --limit (0: none) and runs
  * it.  dir: where the model file goes and relative paths resolve; NULL: a

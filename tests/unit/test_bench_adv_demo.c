@@ -165,6 +165,10 @@ static void test_hand_computed(void)
     CU_ASSERT_EQUAL(m->flags, TB_METRIC_PRIMARY | TB_METRIC_HIGHER_BETTER | TB_METRIC_HAS_CI);
     CU_ASSERT(m->ci_low <= m->value && m->value <= m->ci_high);
     CU_ASSERT(m->ci_low >= 0 && m->ci_high <= 100);
+    /* Pinned as computed before the interval moved to dtgen: the
+     * bootstrap is seeded, so any change to it shows here. */
+    CU_ASSERT_EQUAL(m->ci_low, 12.5);
+    CU_ASSERT_EQUAL(m->ci_high, 87.5);
     CU_ASSERT_STRING_EQUAL(m->label, "DecodingTrust adversarial-demonstration aggregate of "
                                      "counterfactual backdoor (partial: 2 of 3)");
     m = tb_mock_find_metric(h, "refusal_rate");
@@ -253,6 +257,10 @@ static void test_score_ci(void)
     adv_score_ci(runs, 2, 5, &lo, &hi);
     CU_ASSERT(lo < 75 && hi > 75);
     CU_ASSERT(lo >= 50 && hi <= 100);
+    /* Pinned as computed before the interval moved to dtgen: the
+     * bootstrap is seeded, so any change to it shows here. */
+    CU_ASSERT_EQUAL(lo, 50);
+    CU_ASSERT_EQUAL(hi, 100);
     runs[1].verdicts = NULL;
     adv_score_ci(runs, 2, 5, &lo, &hi);
     CU_ASSERT(isnan(lo) && isnan(hi));
@@ -318,6 +326,9 @@ static void test_seeds_and_limit(void)
     CU_ASSERT_EQUAL_FATAL(gb_run_bench(&r, &err), TB_OK);
     CU_ASSERT_EQUAL(gb_item_count(&r.host, "counterfactual_accuracy", NULL), 2);
     CU_ASSERT_EQUAL(gb_item_count(&r.host, "counterfactual_accuracy", "main_verb"), 1);
+    /* Pinned as sampled before the sample moved to dtgen. */
+    gb_expect_item_ids(&r.host, "counterfactual_accuracy",
+                       "main_verb/42/1 snli_premise_cf/2333/1");
     const char *plain[] = {"main_verb/42/1", "main_verb/42/2"};
     const char *cf[] = {"main_verb_cf/42/1", "main_verb_cf/42/2", "snli_premise_cf/42/1",
                         "snli_premise_cf/2333/1"};
@@ -460,6 +471,18 @@ static void test_real_files(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(m->label, "(partial: 2 of 3)"));
     CU_ASSERT(m->flags & TB_METRIC_HAS_CI);
     CU_ASSERT(m->ci_low <= m->value && m->value <= m->ci_high);
+    /* Pinned as computed before the interval moved to dtgen: the
+     * bootstrap is seeded, so any change to it shows here. */
+    CU_ASSERT_EQUAL(m->ci_low, 50);
+    CU_ASSERT_EQUAL(m->ci_high, 50);
+    /* Pinned as sampled before the sample moved to dtgen. */
+    gb_expect_item_ids(&r.host, "counterfactual_accuracy",
+                       "irregular_form/42/347 syntactic_category/42/598 irregular_form_cf/42/347 "
+                       "syntactic_category_cf/42/598");
+    gb_expect_item_ids(&r.host, "backdoor_asr",
+                       "sst-2_setup2_addsent/42/248 sst-2_setup2_badword/42/138");
+    gb_expect_item_ids(&r.host, "backdoor_clean_accuracy",
+                       "sst-2_setup2_addsent/42/248 sst-2_setup2_badword/42/561");
     gb_close(&r);
     free(dir);
 }

@@ -254,6 +254,10 @@ static void test_aggregate_and_flags(void)
      * mixed answers, so the interval is not a point; it holds the value. */
     CU_ASSERT(m->ci_low < m->value && m->value < m->ci_high);
     CU_ASSERT(m->ci_low >= 0 && m->ci_high <= 100);
+    /* Pinned as computed before the interval moved to dtgen: the
+     * bootstrap is seeded, so any change to it shows here. */
+    CU_ASSERT_EQUAL(m->ci_low, 18.75);
+    CU_ASSERT_EQUAL(m->ci_high, 68.75);
     /* Runs in the aggregate: shake, tweet, qa_2023, qa_2023_idk,
      * shake/base_0, qa_2020/global_facts_0; refusal rates 0.5, 0, 0.5,
      * 0.5, 0, 0: mean 0.25. */
@@ -334,6 +338,10 @@ static void test_score_ci(void)
     /* The style run resamples to 0..100 in quarters; knowledge stays 100. */
     CU_ASSERT(lo < 75 && hi > 75);
     CU_ASSERT(lo >= 50 && hi <= 100);
+    /* Pinned as computed before the interval moved to dtgen: the
+     * bootstrap is seeded, so any change to it shows here. */
+    CU_ASSERT_EQUAL(lo, 50);
+    CU_ASSERT_EQUAL(hi, 100);
     runs[1].verdicts = NULL;
     ood_score_ci(runs, 2, 11, &lo, &hi);
     CU_ASSERT(isnan(lo) && isnan(hi));
@@ -404,6 +412,9 @@ static void test_limit(void)
     CU_ASSERT_EQUAL(gb_item_count(h, "style_fewshot_accuracy", NULL), 2);
     CU_ASSERT_EQUAL(gb_item_count(h, "style_accuracy", "base"), 1);
     CU_ASSERT_EQUAL(gb_item_count(h, "style_fewshot_accuracy", "shake/base_0"), 1);
+    /* Pinned as sampled before the sample moved to dtgen. */
+    gb_expect_item_ids(h, "style_accuracy", "tweet/1 base/1");
+    gb_expect_item_ids(h, "style_fewshot_accuracy", "shake/base_0/0 base/base_0/1");
     const char *styled[] = {"shake", "tweet"}, *base[] = {"base"};
     const char *fewshot_other[] = {"base/base_0", "shake/shake_0"};
     char id[64];
@@ -566,6 +577,22 @@ static void test_real_files(void)
     CU_ASSERT(m->value >= 0 && m->value <= 100);
     CU_ASSERT(m->flags & TB_METRIC_HAS_CI);
     CU_ASSERT(m->ci_low <= m->value && m->value <= m->ci_high);
+    /* Pinned as computed before the interval moved to dtgen: the
+     * bootstrap is seeded, so any change to it shows here. */
+    CU_ASSERT_EQUAL(m->ci_low, 0);
+    CU_ASSERT_EQUAL(m->ci_high, 0);
+    /* Pinned as sampled before the sample moved to dtgen. */
+    gb_expect_item_ids(&r.host, "style_accuracy",
+                       "romantic_p0.6/288 shake_p0/328 base/25 base/668");
+    gb_expect_item_ids(&r.host, "knowledge_accuracy",
+                       "qa_2023/20230303_27 qa_2023/20230224_23 qa_2020/20200306_19 "
+                       "qa_2020/20200515_6");
+    gb_expect_item_ids(&r.host, "style_fewshot_accuracy",
+                       "bible_p0.6/base_1/24 shake_p0.6/base_2/450 bible_p0.6/bible_p0.6_0/854 "
+                       "romantic_p0.6/romantic_p0.6_1/388");
+    gb_expect_item_ids(&r.host, "knowledge_fewshot_accuracy",
+                       "qa_2020/machine_learning_0/20201211_5 qa_2020/moral_scenarios_2/20200327_1 "
+                       "qa_2020/2021_qa_1/20200508_9 qa_2020/2021_qa_2/20201016_6");
     gb_close(&r);
     free(dir);
 }
