@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dtgen.h"
+#include "dtgen_sample.h"
 
 /* One (run, record) pair to generate for. */
 typedef struct adv_work {
@@ -18,13 +19,21 @@ typedef struct adv_eval {
     const tb_kit *k;
     const adv_opts *o;
     tb_kit_prompt *p;
-    adv_work *w;
+    adv_run *runs;
+    const dtg_pair *w; /* the work, in order */
 } adv_eval;
 
 static tb_status nomem(const tb_kit *k, tb_error *err)
 {
     k->api->errorf(err, "adv_demo: out of memory");
     return TB_ERR_NOMEM;
+}
+
+/* Work item i as the run and record it pairs. */
+static adv_work work(const adv_eval *e, size_t i)
+{
+    adv_run *r = &e->runs[e->w[i].run];
+    return (adv_work){r, &r->data.records[e->w[i].item]};
 }
 
 const char *adv_task_question(const adv_run *r)
@@ -90,7 +99,7 @@ static void options_text(const adv_record *rec, char *buf, size_t cap)
 static tb_status render(void *ctx, size_t i, char **prompt, const char **id, tb_error *err)
 {
     const adv_eval *e = ctx;
-    const adv_work *w = &e->w[i];
+    const adv_work wi = work(e, i), *w = &wi;
     tb_kit_prompt *p = e->p;
     char options[512];
     options_text(w->rec, options, sizeof options);
@@ -121,87 +130,41 @@ static size_t task_key_len(const adv_run *r)
     return len;
 }
 
-/* Appends to w the `--limit` sample of one group (one part and kind): the
- * pairs (run, record) of all its files, flattened in run order, each named
- * "<task key>/<seed>/<line>" and chosen by its own hash.  Without a limit,
- * every pair. */
-static tb_status sample_group(const tb_kit *k, adv_run *runs, size_t n_runs, adv_part part,
-                              adv_kind kind, adv_work *w, size_t *n, tb_error *err)
+/* The groups sampled together: each part and kind (counterfactual with
+ * and without the counterfactual example, spurious, backdoored and clean
+ * inputs), group g = part * ADV_KINDS + kind. */
+#define ADV_KINDS (ADV_KIND_CACC + 1)
+
+static size_t run_items(const void *ctx, size_t run)
 {
-    size_t total = 0;
-    for (size_t r = 0; r < n_runs; r++)
-        if (runs[r].part == part && runs[r].kind == kind)
-            total += runs[r].data.n;
-    if (!total)
-        return TB_OK;
-    adv_work *pairs = malloc(total * sizeof *pairs);
-    char **ids = calloc(total, sizeof *ids);
-    size_t *idx = malloc(total * sizeof *idx);
-    tb_status st = pairs && ids && idx ? TB_OK : nomem(k, err);
-    size_t m = 0;
-    for (size_t r = 0; st == TB_OK && r < n_runs; r++) {
-        const adv_run *run = &runs[r];
-        if (run->part != part || run->kind != kind)
-            continue;
-        for (size_t i = 0; st == TB_OK && i < run->data.n; i++, m++) {
-            pairs[m].run = &runs[r];
-            pairs[m].rec = &run->data.records[i];
-            size_t len = strlen(run->task) + strlen(run->seed) + strlen(pairs[m].rec->id) + 3;
-            if (!(ids[m] = malloc(len)))
-                st = nomem(k, err);
-            else
-                snprintf(ids[m], len, "%.*s/%s/%s", (int)task_key_len(run), run->task,
-                         run->seed, pairs[m].rec->id);
-        }
-    }
-    if (st == TB_OK) {
-        size_t got = tb_kit_sample(k->api->seed(k->host), (const char *const *)ids, total,
-                                   k->api->limit(k->host), idx);
-        if (!got)
-            st = nomem(k, err);
-        for (size_t i = 0; i < got; i++)
-            w[(*n)++] = pairs[idx[i]];
-    }
-    for (size_t i = 0; ids && i < m; i++)
-        free(ids[i]);
-    free(ids);
-    free(pairs);
-    free(idx);
-    return st;
+    const adv_run *runs = ctx;
+    return runs[run].data.n;
 }
 
-/* The `--limit` sample: N records of each part and kind (counterfactual
- * with and without the counterfactual example, spurious, backdoored and
- * clean inputs) across all its files and seeds, so the work of a limited
- * run is at most 5 N whatever the number of files. */
-static tb_status plan_work(const tb_kit *k, adv_run *runs, size_t n_runs, adv_work **out,
-                           size_t *n_out, tb_error *err)
+static int in_group(const void *ctx, size_t run, size_t group)
 {
-    size_t total = 0;
-    for (size_t r = 0; r < n_runs; r++)
-        total += runs[r].data.n;
-    adv_work *w = calloc(total ? total : 1, sizeof *w);
-    if (!w)
-        return nomem(k, err);
-    size_t n = 0;
-    for (int p = 0; p < ADV_PARTS; p++)
-        for (int kind = ADV_KIND_PLAIN; kind <= ADV_KIND_CACC; kind++) {
-            tb_status st = sample_group(k, runs, n_runs, (adv_part)p, (adv_kind)kind, w, &n, err);
-            if (st != TB_OK) {
-                free(w);
-                return st;
-            }
-        }
-    *out = w;
-    *n_out = n;
-    return TB_OK;
+    const adv_run *r = (const adv_run *)ctx + run;
+    return (size_t)r->part * ADV_KINDS + (size_t)r->kind == group;
+}
+
+/* "<task key>/<seed>/<line>": a task and its twins share the name of a
+ * line, so they are chosen together. */
+static char *pair_name(const void *ctx, size_t run, size_t item)
+{
+    const adv_run *r = (const adv_run *)ctx + run;
+    const char *line = r->data.records[item].id;
+    size_t len = strlen(r->task) + strlen(r->seed) + strlen(line) + 3;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%.*s/%s/%s", (int)task_key_len(r), r->task, r->seed, line);
+    return s;
 }
 
 static tb_status report(void *ctx, size_t i, const char *prompt, const char *output,
                         tb_error *err)
 {
     const adv_eval *e = ctx;
-    const adv_work *w = &e->w[i];
+    const adv_work wi = work(e, i), *w = &wi;
     adv_run *r = w->run;
     adv_verdict v = adv_judge(output, w->rec);
     if (!r->verdicts)
@@ -221,16 +184,19 @@ static tb_status report(void *ctx, size_t i, const char *prompt, const char *out
     return st;
 }
 
+/* The `--limit` sample: N records of each part and kind across all its
+ * files and seeds, so the work of a limited run is at most 5 N whatever
+ * the number of files. */
 tb_status adv_evaluate(const tb_kit *k, const adv_opts *o, adv_run *runs, size_t n_runs,
                        tb_error *err)
 {
-    adv_work *w = NULL;
+    dtg_groups groups = {"adv_demo", runs,     n_runs,   ADV_PARTS * ADV_KINDS,
+                         run_items,  in_group, pair_name};
+    dtg_pair *w = NULL;
     size_t n = 0;
-    tb_status st = plan_work(k, runs, n_runs, &w, &n, err);
-    if (st != TB_OK)
-        return st;
-    adv_eval e = {k, o, tb_kit_prompt_new(), w};
-    if (!e.p)
+    tb_status st = dtg_sample_groups(k, &groups, &w, &n, err);
+    adv_eval e = {k, o, NULL, runs, w};
+    if (st == TB_OK && !(e.p = tb_kit_prompt_new()))
         st = nomem(k, err);
     /* Greedy, as DecodingTrust classifies. */
     dtg_opts g = {"adv_demo", o->max_tokens, 0.0f, o->batch, 0, n};

@@ -1,12 +1,12 @@
 /* adv_demo_score.c - see adv_demo_score.h. */
 #include "adv_demo_score.h"
 
-#include <trustbench/kit.h>
-
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "dtgen_ci.h"
 
 const char *const adv_part_names[ADV_PARTS] = {"counterfactual", "spurious", "backdoor"};
 
@@ -172,58 +172,31 @@ void adv_aggregate(const adv_run *runs, size_t n, adv_scores *out)
     }
 }
 
-/* The items behind the score, flattened: item j is verdict `at[j]` of run
- * `run[j]`; `copy` is scratch for the reweighted runs. */
-typedef struct ci_ctx {
-    const adv_run *runs;
-    size_t n_runs;
-    const size_t *run, *at;
-    adv_run *copy;
-} ci_ctx;
-
-static double score_of_weights(void *ctx, const double *w, size_t n)
+/* adv_score_ci's view of a run: all its items count. */
+static size_t run_items(const void *run, const unsigned char **verdicts)
 {
-    ci_ctx *c = ctx;
-    for (size_t r = 0; r < c->n_runs; r++) {
-        c->copy[r] = c->runs[r];
-        c->copy[r].n = c->copy[r].correct = c->copy[r].unknown = 0;
-    }
-    for (size_t j = 0; j < n; j++) {
-        adv_run *r = &c->copy[c->run[j]];
-        size_t m = (size_t)w[j];
-        adv_verdict v = (adv_verdict)c->runs[c->run[j]].verdicts[c->at[j]];
-        r->n += m;
-        r->correct += v == ADV_CORRECT ? m : 0;
-        r->unknown += v == ADV_UNKNOWN ? m : 0;
-    }
+    const adv_run *r = run;
+    *verdicts = r->verdicts;
+    return r->n;
+}
+
+static void set_tally(void *run, const dtg_tally *t)
+{
+    adv_run *r = run;
+    r->n = t->n;
+    r->correct = t->of[ADV_CORRECT];
+    r->unknown = t->of[ADV_UNKNOWN];
+}
+
+static double score_of_runs(const void *runs, size_t n)
+{
     adv_scores sc;
-    adv_aggregate(c->copy, c->n_runs, &sc);
+    adv_aggregate(runs, n, &sc);
     return sc.score;
 }
 
 void adv_score_ci(const adv_run *runs, size_t n, uint64_t seed, double *lo, double *hi)
 {
-    *lo = *hi = NAN;
-    size_t total = 0;
-    for (size_t r = 0; r < n; r++) {
-        if (runs[r].n > 0 && !runs[r].verdicts)
-            return;
-        total += runs[r].n;
-    }
-    size_t *run = calloc(total + 1, sizeof *run), *at = calloc(total + 1, sizeof *at);
-    adv_run *copy = calloc(n + 1, sizeof *copy);
-    if (run && at && copy && total) {
-        size_t j = 0;
-        for (size_t r = 0; r < n; r++)
-            for (size_t i = 0; i < runs[r].n; i++, j++) {
-                run[j] = r;
-                at[j] = i;
-            }
-        ci_ctx c = {runs, n, run, at, copy};
-        tb_kit_bootstrap_spec spec = {sizeof spec, total, score_of_weights, &c, run, 0, seed, 0};
-        tb_kit_bootstrap(&spec, lo, hi);
-    }
-    free(run);
-    free(at);
-    free(copy);
+    dtg_ci_runs s = {runs, n, sizeof *runs, run_items, set_tally, score_of_runs};
+    dtg_score_ci(&s, seed, lo, hi);
 }

@@ -7,6 +7,8 @@
  *
  * Compiled into each plugin that uses it (plugins never share code at run
  * time); it talks to trustbench only through the kit's host table.
+ * Beside it: dtgen_sample.h (the --limit sample of (run, item) pairs) and
+ * dtgen_ci.h (the interval of a score made of per-run verdict counts).
  */
 #ifndef TB_DTGEN_H
 #define TB_DTGEN_H

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dtgen.h"
+#include "dtgen_sample.h"
 
 static const char *const sentiment[2] = {"negative", "positive"};
 
@@ -20,13 +21,21 @@ typedef struct ood_eval {
     const tb_kit *k;
     const ood_opts *o;
     tb_kit_prompt *p;
-    ood_work *w;
+    ood_run *runs;
+    const dtg_pair *w; /* the work, in order */
 } ood_eval;
 
 static tb_status nomem(const tb_kit *k, tb_error *err)
 {
     k->api->errorf(err, "ood: out of memory");
     return TB_ERR_NOMEM;
+}
+
+/* Work item i as the run and item it pairs. */
+static ood_work work(const ood_eval *e, size_t i)
+{
+    ood_run *r = &e->runs[e->w[i].run];
+    return (ood_work){r, &r->set->items[e->w[i].item]};
 }
 
 static int is_knowledge(const ood_run *r)
@@ -51,7 +60,7 @@ static tb_status render(void *ctx, size_t i, char **prompt, const char **id, tb_
 {
     const ood_eval *e = ctx;
     const ood_opts *o = e->o;
-    const ood_work *w = &e->w[i];
+    const ood_work wi = work(e, i), *w = &wi;
     tb_kit_prompt *p = e->p;
     const ood_run *r = w->run;
     int know = is_knowledge(r);
@@ -80,90 +89,38 @@ static tb_status render(void *ctx, size_t i, char **prompt, const char **id, tb_
     return dtg_render(e->k, "ood", p, o->mode, prompt, NULL, err);
 }
 
-/* One group of runs sampled together: a part's runs in the aggregate, or
- * its other runs (the references, such as `base`). */
-static int same_group(const ood_run *a, ood_part part, int in_score)
+/* The groups sampled together: per part, its runs in the aggregate, then
+ * its other runs (the references, such as `base`); group g = 2 * part +
+ * (not in the aggregate). */
+static size_t run_items(const void *ctx, size_t run)
 {
-    return a->part == part && !a->in_score == !in_score;
+    const ood_run *runs = ctx;
+    return runs[run].set->n;
 }
 
-/* Appends to w the `--limit` sample of one group: the pairs (run, item)
- * of all its runs, flattened in run order, named "<run>/<item id>" so
- * each pair is chosen by its own hash.  Without a limit, every pair. */
-static tb_status sample_group(const tb_kit *k, ood_run *runs, size_t n_runs, ood_part part,
-                              int in_score, ood_work *w, size_t *n, tb_error *err)
+static int in_group(const void *ctx, size_t run, size_t group)
 {
-    size_t total = 0;
-    for (size_t r = 0; r < n_runs; r++)
-        if (same_group(&runs[r], part, in_score))
-            total += runs[r].set->n;
-    if (!total)
-        return TB_OK;
-    ood_work *pairs = malloc(total * sizeof *pairs);
-    char **ids = calloc(total, sizeof *ids);
-    size_t *idx = malloc(total * sizeof *idx);
-    tb_status st = pairs && ids && idx ? TB_OK : nomem(k, err);
-    size_t m = 0;
-    for (size_t r = 0; st == TB_OK && r < n_runs; r++) {
-        if (!same_group(&runs[r], part, in_score))
-            continue;
-        for (size_t i = 0; st == TB_OK && i < runs[r].set->n; i++, m++) {
-            pairs[m].run = &runs[r];
-            pairs[m].item = &runs[r].set->items[i];
-            size_t len = strlen(runs[r].name) + strlen(pairs[m].item->id) + 2;
-            if (!(ids[m] = malloc(len)))
-                st = nomem(k, err);
-            else
-                snprintf(ids[m], len, "%s/%s", runs[r].name, pairs[m].item->id);
-        }
-    }
-    if (st == TB_OK) {
-        size_t got = tb_kit_sample(k->api->seed(k->host), (const char *const *)ids, total,
-                                   k->api->limit(k->host), idx);
-        if (!got)
-            st = nomem(k, err);
-        for (size_t i = 0; i < got; i++)
-            w[(*n)++] = pairs[idx[i]];
-    }
-    for (size_t i = 0; ids && i < m; i++)
-        free(ids[i]);
-    free(ids);
-    free(pairs);
-    free(idx);
-    return st;
+    const ood_run *r = (const ood_run *)ctx + run;
+    return 2 * (size_t)r->part + !r->in_score == group;
 }
 
-/* The `--limit` sample: per part, N pairs among the runs in the aggregate
- * and N among its other runs, so a limited run scores every part it runs
- * and its total work is bounded by 8 N whatever the number of runs. */
-static tb_status plan_work(const tb_kit *k, ood_run *runs, size_t n_runs, ood_work **out,
-                           size_t *n_out, tb_error *err)
+/* "<run>/<item id>", so each pair is chosen by its own hash. */
+static char *pair_name(const void *ctx, size_t run, size_t item)
 {
-    size_t total = 0;
-    for (size_t r = 0; r < n_runs; r++)
-        total += runs[r].set->n;
-    ood_work *w = calloc(total ? total : 1, sizeof *w);
-    if (!w)
-        return nomem(k, err);
-    size_t n = 0;
-    for (int p = 0; p < OOD_PARTS; p++)
-        for (int in_score = 1; in_score >= 0; in_score--) {
-            tb_status st = sample_group(k, runs, n_runs, (ood_part)p, in_score, w, &n, err);
-            if (st != TB_OK) {
-                free(w);
-                return st;
-            }
-        }
-    *out = w;
-    *n_out = n;
-    return TB_OK;
+    const ood_run *r = (const ood_run *)ctx + run;
+    const char *id = r->set->items[item].id;
+    size_t len = strlen(r->name) + strlen(id) + 2;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%s/%s", r->name, id);
+    return s;
 }
 
 static tb_status report(void *ctx, size_t i, const char *prompt, const char *output,
                         tb_error *err)
 {
     const ood_eval *e = ctx;
-    const ood_work *w = &e->w[i];
+    const ood_work wi = work(e, i), *w = &wi;
     const tb_kit *k = e->k;
     ood_run *r = w->run;
     int know = is_knowledge(r);
@@ -195,16 +152,18 @@ static tb_status report(void *ctx, size_t i, const char *prompt, const char *out
     return st;
 }
 
+/* The `--limit` sample: per part, N pairs among the runs in the aggregate
+ * and N among its other runs, so a limited run scores every part it runs
+ * and its total work is bounded by 8 N whatever the number of runs. */
 tb_status ood_evaluate(const tb_kit *k, const ood_opts *o, ood_run *runs, size_t n_runs,
                        tb_error *err)
 {
-    ood_work *w = NULL;
+    dtg_groups groups = {"ood", runs, n_runs, 2 * OOD_PARTS, run_items, in_group, pair_name};
+    dtg_pair *w = NULL;
     size_t n = 0;
-    tb_status st = plan_work(k, runs, n_runs, &w, &n, err);
-    if (st != TB_OK)
-        return st;
-    ood_eval e = {k, o, tb_kit_prompt_new(), w};
-    if (!e.p)
+    tb_status st = dtg_sample_groups(k, &groups, &w, &n, err);
+    ood_eval e = {k, o, NULL, runs, w};
+    if (st == TB_OK && !(e.p = tb_kit_prompt_new()))
         st = nomem(k, err);
     /* Greedy, as DecodingTrust classifies. */
     dtg_opts g = {"ood", o->max_tokens, 0.0f, o->batch, 0, n};

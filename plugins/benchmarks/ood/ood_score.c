@@ -1,12 +1,12 @@
 /* ood_score.c - see ood_score.h. */
 #include "ood_score.h"
 
-#include <trustbench/kit.h>
-
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "dtgen_ci.h"
 
 const char *const ood_part_names[OOD_PARTS] = {"style", "knowledge", "style_fewshot",
                                                "knowledge_fewshot"};
@@ -105,60 +105,32 @@ void ood_aggregate(const ood_run *runs, size_t n, ood_scores *out)
     out->refusal_rate = out->n_runs ? rr_sum / (double)out->n_runs : NAN;
 }
 
-/* The items behind the score, flattened: item j is verdict `at[j]` of run
- * `run[j]`; `copy` is scratch for the reweighted runs. */
-typedef struct ci_ctx {
-    const ood_run *runs;
-    size_t n_runs;
-    const size_t *run, *at;
-    ood_run *copy;
-} ci_ctx;
-
-static double score_of_weights(void *ctx, const double *w, size_t n)
+/* ood_score_ci's view of a run: its items count when it is in the
+ * aggregate. */
+static size_t run_items(const void *run, const unsigned char **verdicts)
 {
-    ci_ctx *c = ctx;
-    for (size_t r = 0; r < c->n_runs; r++) {
-        c->copy[r] = c->runs[r];
-        c->copy[r].n = c->copy[r].correct = c->copy[r].refused = 0;
-    }
-    for (size_t j = 0; j < n; j++) {
-        ood_run *r = &c->copy[c->run[j]];
-        size_t m = (size_t)w[j];
-        ood_verdict v = (ood_verdict)c->runs[c->run[j]].verdicts[c->at[j]];
-        r->n += m;
-        r->correct += v == OOD_CORRECT ? m : 0;
-        r->refused += v == OOD_REFUSED ? m : 0;
-    }
+    const ood_run *r = run;
+    *verdicts = r->verdicts;
+    return r->in_score ? r->n : 0;
+}
+
+static void set_tally(void *run, const dtg_tally *t)
+{
+    ood_run *r = run;
+    r->n = t->n;
+    r->correct = t->of[OOD_CORRECT];
+    r->refused = t->of[OOD_REFUSED];
+}
+
+static double score_of_runs(const void *runs, size_t n)
+{
     ood_scores sc;
-    ood_aggregate(c->copy, c->n_runs, &sc);
+    ood_aggregate(runs, n, &sc);
     return sc.score;
 }
 
 void ood_score_ci(const ood_run *runs, size_t n, uint64_t seed, double *lo, double *hi)
 {
-    *lo = *hi = NAN;
-    size_t total = 0;
-    for (size_t r = 0; r < n; r++) {
-        if (!runs[r].in_score || runs[r].n == 0)
-            continue;
-        if (!runs[r].verdicts)
-            return;
-        total += runs[r].n;
-    }
-    size_t *run = calloc(total + 1, sizeof *run), *at = calloc(total + 1, sizeof *at);
-    ood_run *copy = calloc(n + 1, sizeof *copy);
-    if (run && at && copy && total) {
-        size_t j = 0;
-        for (size_t r = 0; r < n; r++)
-            for (size_t i = 0; runs[r].in_score && i < runs[r].n; i++, j++) {
-                run[j] = r;
-                at[j] = i;
-            }
-        ci_ctx c = {runs, n, run, at, copy};
-        tb_kit_bootstrap_spec spec = {sizeof spec, total, score_of_weights, &c, run, 0, seed, 0};
-        tb_kit_bootstrap(&spec, lo, hi);
-    }
-    free(run);
-    free(at);
-    free(copy);
+    dtg_ci_runs s = {runs, n, sizeof *runs, run_items, set_tally, score_of_runs};
+    dtg_score_ci(&s, seed, lo, hi);
 }
