@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtgen.h"
+#include "dtgen_ci.h"
 #include "dtgen_sample.h"
 
 /* One (run, record) pair to generate for. */
@@ -14,26 +14,17 @@ typedef struct adv_work {
     const adv_record *rec;
 } adv_work;
 
-/* What rendering and reporting an item needs (dtg_items' ctx). */
+/* What building and reporting a pair needs (dtg_pair_items' ctx). */
 typedef struct adv_eval {
     const tb_kit *k;
-    const adv_opts *o;
-    tb_kit_prompt *p;
     adv_run *runs;
-    const dtg_pair *w; /* the work, in order */
 } adv_eval;
 
-static tb_status nomem(const tb_kit *k, tb_error *err)
+/* A sampled pair as the run and record it names. */
+static adv_work work(const adv_eval *e, const dtg_pair *pair)
 {
-    k->api->errorf(err, "adv_demo: out of memory");
-    return TB_ERR_NOMEM;
-}
-
-/* Work item i as the run and record it pairs. */
-static adv_work work(const adv_eval *e, size_t i)
-{
-    adv_run *r = &e->runs[e->w[i].run];
-    return (adv_work){r, &r->data.records[e->w[i].item]};
+    adv_run *r = &e->runs[pair->run];
+    return (adv_work){r, &r->data.records[pair->item]};
 }
 
 const char *adv_task_question(const adv_run *r)
@@ -96,14 +87,11 @@ static void options_text(const adv_record *rec, char *buf, size_t cap)
     }
 }
 
-static tb_status render(void *ctx, size_t i, char **prompt, const char **id, tb_error *err)
+static void build(void *ctx, const dtg_pair *pair, tb_kit_prompt *p, const char **id)
 {
-    const adv_eval *e = ctx;
-    const adv_work wi = work(e, i), *w = &wi;
-    tb_kit_prompt *p = e->p;
+    const adv_work wi = work(ctx, pair), *w = &wi;
     char options[512];
     options_text(w->rec, options, sizeof options);
-    tb_kit_prompt_clear(p);
     tb_kit_prompt_add(p, "system", "%s Reply with exactly one of: %s.",
                       adv_task_question(w->run), options);
     for (size_t j = 0; j < w->rec->n_examples; j++) {
@@ -112,7 +100,6 @@ static tb_status render(void *ctx, size_t i, char **prompt, const char **id, tb_
     }
     tb_kit_prompt_add(p, "user", "%s", w->rec->input);
     *id = w->rec->id;
-    return dtg_render(e->k, "adv_demo", p, e->o->mode, prompt, NULL, err);
 }
 
 /* The task a run's records pair with: a counterfactual task's `_cf` twin
@@ -160,17 +147,14 @@ static char *pair_name(const void *ctx, size_t run, size_t item)
     return s;
 }
 
-static tb_status report(void *ctx, size_t i, const char *prompt, const char *output,
+static tb_status report(void *ctx, const dtg_pair *pair, const char *prompt, const char *output,
                         tb_error *err)
 {
     const adv_eval *e = ctx;
-    const adv_work wi = work(e, i), *w = &wi;
+    const adv_work wi = work(e, pair), *w = &wi;
     adv_run *r = w->run;
     adv_verdict v = adv_judge(output, w->rec);
-    if (!r->verdicts)
-        r->verdicts = calloc(r->data.n + 1, 1); /* none: the score has no CI */
-    if (r->verdicts && r->n < r->data.n)
-        r->verdicts[r->n] = (unsigned char)v;
+    dtg_keep_verdict(&r->verdicts, r->data.n, r->n, (int)v);
     r->n++;
     r->correct += v == ADV_CORRECT;
     r->unknown += v == ADV_UNKNOWN;
@@ -190,20 +174,11 @@ static tb_status report(void *ctx, size_t i, const char *prompt, const char *out
 tb_status adv_evaluate(const tb_kit *k, const adv_opts *o, adv_run *runs, size_t n_runs,
                        tb_error *err)
 {
+    adv_eval e = {k, runs};
     dtg_groups groups = {"adv_demo", runs,     n_runs,   ADV_PARTS * ADV_KINDS,
                          run_items,  in_group, pair_name};
-    dtg_pair *w = NULL;
-    size_t n = 0;
-    tb_status st = dtg_sample_groups(k, &groups, &w, &n, err);
-    adv_eval e = {k, o, NULL, runs, w};
-    if (st == TB_OK && !(e.p = tb_kit_prompt_new()))
-        st = nomem(k, err);
     /* Greedy, as DecodingTrust classifies. */
-    dtg_opts g = {"adv_demo", o->max_tokens, 0.0f, o->batch, 0, n};
-    dtg_items items = {&e, render, report};
-    if (st == TB_OK)
-        st = dtg_run_items(k, &g, n, &items, err);
-    tb_kit_prompt_free(e.p);
-    free(w);
-    return st;
+    dtg_opts g = {"adv_demo", o->max_tokens, 0.0f, o->batch, 0, 0};
+    dtg_pair_items items = {&e, o->mode, build, report};
+    return dtg_run_sample(k, &g, &groups, &items, err);
 }

@@ -86,3 +86,11 @@ void dtg_score_ci(const dtg_ci_runs *s, uint64_t seed, double *lo, double *hi)
     free(tally);
     free(copy);
 }
+
+void dtg_keep_verdict(unsigned char **verdicts, size_t cap, size_t at, int v)
+{
+    if (!*verdicts)
+        *verdicts = calloc(cap + 1, 1);
+    if (*verdicts && at < cap)
+        (*verdicts)[at] = (unsigned char)v;
+}

@@ -49,4 +49,10 @@ typedef struct dtg_ci_runs {
  * verdicts, or out of memory. */
 void dtg_score_ci(const dtg_ci_runs *s, uint64_t seed, double *lo, double *hi);
 
+/* Keeps verdict v of a run's item `at` for dtg_score_ci: *verdicts gets
+ * `cap` slots (zero: verdict 0) when it is NULL; items past cap are not
+ * kept.  Out of memory leaves *verdicts NULL (a later call tries again);
+ * a run that reaches the score with NULL verdicts gets no interval. */
+void dtg_keep_verdict(unsigned char **verdicts, size_t cap, size_t at, int v);
+
 #endif

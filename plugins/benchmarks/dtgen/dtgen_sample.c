@@ -76,3 +76,48 @@ tb_status dtg_sample_groups(const tb_kit *k, const dtg_groups *g, dtg_pair **out
         st = sample_group(k, g, group, out, n, err);
     return st;
 }
+
+/* dtg_items' ctx for the sampled pairs w. */
+typedef struct sampled {
+    const tb_kit *k;
+    const char *who;
+    const dtg_pair_items *it;
+    const dtg_pair *w;
+    tb_kit_prompt *p; /* reused for every prompt */
+} sampled;
+
+static tb_status render_pair(void *ctx, size_t i, char **prompt, const char **id,
+                             tb_error *err)
+{
+    const sampled *s = ctx;
+    tb_kit_prompt_clear(s->p);
+    s->it->build(s->it->ctx, &s->w[i], s->p, id);
+    return dtg_render(s->k, s->who, s->p, s->it->mode, prompt, NULL, err);
+}
+
+static tb_status report_pair(void *ctx, size_t i, const char *prompt, const char *output,
+                             tb_error *err)
+{
+    const sampled *s = ctx;
+    return s->it->report(s->it->ctx, &s->w[i], prompt, output, err);
+}
+
+tb_status dtg_run_sample(const tb_kit *k, const dtg_opts *o, const dtg_groups *g,
+                         const dtg_pair_items *items, tb_error *err)
+{
+    dtg_pair *w = NULL;
+    size_t n = 0;
+    tb_status st = dtg_sample_groups(k, g, &w, &n, err);
+    sampled s = {k, o->who, items, w, NULL};
+    if (st == TB_OK && !(s.p = tb_kit_prompt_new()))
+        st = nomem(k, g, err);
+    dtg_opts run = *o;
+    run.done = 0;
+    run.total = n;
+    dtg_items pairs = {&s, render_pair, report_pair};
+    if (st == TB_OK)
+        st = dtg_run_items(k, &run, n, &pairs, err);
+    tb_kit_prompt_free(s.p);
+    free(w);
+    return st;
+}

@@ -17,6 +17,8 @@
 
 #include <trustbench/kit.h>
 
+#include "dtgen.h"
+
 /* Item `item` of run `run`: indices into the caller's arrays. */
 typedef struct dtg_pair {
     size_t run, item;
@@ -40,5 +42,23 @@ typedef struct dtg_groups {
  * frees it whatever the result (NULL when even that failed). */
 tb_status dtg_sample_groups(const tb_kit *k, const dtg_groups *g, dtg_pair **out, size_t *n,
                             tb_error *err);
+
+/* How the sampled pairs are asked and their answers recorded. */
+typedef struct dtg_pair_items {
+    void *ctx;               /* the caller's, passed to the callbacks */
+    tb_kit_prompt_mode mode; /* how prompts are rendered (dtg_render) */
+    /* Adds the turns of a pair's prompt to p (cleared before) and gives
+     * the pair's id, which seeds its sampling as in dtg_generate. */
+    void (*build)(void *ctx, const dtg_pair *pair, tb_kit_prompt *p, const char **id);
+    /* Records a pair's answer; both texts are freed after its batch. */
+    tb_status (*report)(void *ctx, const dtg_pair *pair, const char *prompt, const char *output,
+                        tb_error *err);
+} dtg_pair_items;
+
+/* The sample of g (dtg_sample_groups), each pair built, rendered, answered
+ * and reported in sample order a batch at a time (dtg_run_items).  Progress
+ * runs from 0 to the sample's size: o->done and o->total are not used. */
+tb_status dtg_run_sample(const tb_kit *k, const dtg_opts *o, const dtg_groups *g,
+                         const dtg_pair_items *items, tb_error *err);
 
 #endif

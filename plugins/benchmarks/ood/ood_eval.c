@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtgen.h"
+#include "dtgen_ci.h"
 #include "dtgen_sample.h"
 
 static const char *const sentiment[2] = {"negative", "positive"};
@@ -16,26 +16,18 @@ typedef struct ood_work {
     const ood_item *item;
 } ood_work;
 
-/* What rendering and reporting an item needs (dtg_items' ctx). */
+/* What building and reporting a pair needs (dtg_pair_items' ctx). */
 typedef struct ood_eval {
     const tb_kit *k;
     const ood_opts *o;
-    tb_kit_prompt *p;
     ood_run *runs;
-    const dtg_pair *w; /* the work, in order */
 } ood_eval;
 
-static tb_status nomem(const tb_kit *k, tb_error *err)
+/* A sampled pair as the run and item it names. */
+static ood_work work(const ood_eval *e, const dtg_pair *pair)
 {
-    k->api->errorf(err, "ood: out of memory");
-    return TB_ERR_NOMEM;
-}
-
-/* Work item i as the run and item it pairs. */
-static ood_work work(const ood_eval *e, size_t i)
-{
-    ood_run *r = &e->runs[e->w[i].run];
-    return (ood_work){r, &r->set->items[e->w[i].item]};
+    ood_run *r = &e->runs[pair->run];
+    return (ood_work){r, &r->set->items[pair->item]};
 }
 
 static int is_knowledge(const ood_run *r)
@@ -56,18 +48,16 @@ static void add_question(tb_kit_prompt *p, const ood_item *q, int idk)
                       idk ? "\n4 : I don't know" : "");
 }
 
-static tb_status render(void *ctx, size_t i, char **prompt, const char **id, tb_error *err)
+static void build(void *ctx, const dtg_pair *pair, tb_kit_prompt *p, const char **id)
 {
     const ood_eval *e = ctx;
     const ood_opts *o = e->o;
-    const ood_work wi = work(e, i), *w = &wi;
-    tb_kit_prompt *p = e->p;
+    const ood_work wi = work(e, pair), *w = &wi;
     const ood_run *r = w->run;
     int know = is_knowledge(r);
     const char *instruction = !know ? o->style_instruction
                               : r->idk ? o->idk_instruction
                                        : o->knowledge_instruction;
-    tb_kit_prompt_clear(p);
     if (*instruction)
         tb_kit_prompt_add(p, "system", "%s", instruction);
     size_t shots = know ? o->knowledge_shots : o->style_shots;
@@ -86,7 +76,6 @@ static tb_status render(void *ctx, size_t i, char **prompt, const char **id, tb_
     else
         tb_kit_prompt_add(p, "user", "%s", w->item->text);
     *id = w->item->id;
-    return dtg_render(e->k, "ood", p, o->mode, prompt, NULL, err);
 }
 
 /* The groups sampled together: per part, its runs in the aggregate, then
@@ -116,20 +105,17 @@ static char *pair_name(const void *ctx, size_t run, size_t item)
     return s;
 }
 
-static tb_status report(void *ctx, size_t i, const char *prompt, const char *output,
+static tb_status report(void *ctx, const dtg_pair *pair, const char *prompt, const char *output,
                         tb_error *err)
 {
     const ood_eval *e = ctx;
-    const ood_work wi = work(e, i), *w = &wi;
+    const ood_work wi = work(e, pair), *w = &wi;
     const tb_kit *k = e->k;
     ood_run *r = w->run;
     int know = is_knowledge(r);
     ood_verdict v = know ? ood_judge_knowledge(output, w->item, r->idk)
                          : ood_judge_style(output, w->item->label);
-    if (!r->verdicts)
-        r->verdicts = calloc(r->set->n + 1, 1); /* none: the score has no CI */
-    if (r->verdicts && r->n < r->set->n)
-        r->verdicts[r->n] = (unsigned char)v;
+    dtg_keep_verdict(&r->verdicts, r->set->n, r->n, (int)v);
     r->n++;
     r->correct += v == OOD_CORRECT;
     r->refused += v == OOD_REFUSED;
@@ -158,19 +144,10 @@ static tb_status report(void *ctx, size_t i, const char *prompt, const char *out
 tb_status ood_evaluate(const tb_kit *k, const ood_opts *o, ood_run *runs, size_t n_runs,
                        tb_error *err)
 {
+    ood_eval e = {k, o, runs};
     dtg_groups groups = {"ood", runs, n_runs, 2 * OOD_PARTS, run_items, in_group, pair_name};
-    dtg_pair *w = NULL;
-    size_t n = 0;
-    tb_status st = dtg_sample_groups(k, &groups, &w, &n, err);
-    ood_eval e = {k, o, NULL, runs, w};
-    if (st == TB_OK && !(e.p = tb_kit_prompt_new()))
-        st = nomem(k, err);
     /* Greedy, as DecodingTrust classifies. */
-    dtg_opts g = {"ood", o->max_tokens, 0.0f, o->batch, 0, n};
-    dtg_items items = {&e, render, report};
-    if (st == TB_OK)
-        st = dtg_run_items(k, &g, n, &items, err);
-    tb_kit_prompt_free(e.p);
-    free(w);
-    return st;
+    dtg_opts g = {"ood", o->max_tokens, 0.0f, o->batch, 0, 0};
+    dtg_pair_items items = {&e, o->mode, build, report};
+    return dtg_run_sample(k, &g, &groups, &items, err);
 }
