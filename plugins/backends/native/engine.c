@@ -43,15 +43,19 @@ static const tb_tensor *layer_tensor(const tb_model *m, int l, const char *suffi
 /* Memory for weights that decoding streams through once per token: on
  * 2 MiB boundaries and with transparent huge pages asked for, so the
  * stream needs one TLB entry per 2 MiB instead of per 4 KiB page and every
- * row starts on a cache line.  Released with free(). */
+ * row starts on a cache line.  Matrices under 2 MiB (tiny models) are only
+ * put on a cache line: a huge page each would multiply their memory.
+ * Released with free(). */
 static void *alloc_streamed(size_t n)
 {
-    size_t align = (size_t)2 << 20;
+    size_t huge = (size_t)2 << 20;
     void *p = NULL;
-    if (posix_memalign(&p, align, (n + align - 1) / align * align) != 0)
+    if (n < huge)
+        return posix_memalign(&p, 64, n) == 0 ? p : NULL;
+    if (posix_memalign(&p, huge, (n + huge - 1) / huge * huge) != 0)
         return NULL;
 #ifdef MADV_HUGEPAGE
-    madvise(p, n, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+    madvise(p, (n + huge - 1) / huge * huge, MADV_HUGEPAGE); /* advice only */
 #endif
     return p;
 }
