@@ -443,6 +443,15 @@ VNNI static float dot_q4_1_vnni(const void *w, const int8_t *xq, const float *xd
     return _mm512_reduce_add_ps(acc) + tail + mins;
 }
 
+/* Packed block scale i as a float; the row need not be 2-byte aligned
+ * (the vector loads of the scales do not care either). */
+VNNI static inline float scale_at(const uint16_t *d, int64_t i)
+{
+    uint16_t h;
+    memcpy(&h, (const char *)d + 2 * i, sizeof h);
+    return _cvtsh_ss(h);
+}
+
 /* The scales of up to 16 packed blocks from i0 (weight scale times
  * activation scale, one per lane; lanes past the row's end are 0) and
  * how many blocks that is. */
@@ -504,7 +513,7 @@ VNNI static float dot_q4_0_packed(const void *w, const int8_t *xq, const float *
             int32_t dot = 0;
             for (int k = 0; k < 16; k++)
                 dot += (b[k] & 0x0f) * xq[i * 32 + k] + (b[k] >> 4) * xq[i * 32 + 16 + k];
-            tail += _cvtsh_ss(d[i]) * xd[i] * (float)dot;
+            tail += scale_at(d, i) * xd[i] * (float)dot;
         }
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail -
@@ -554,7 +563,7 @@ VNNI static float dot_q8_0_packed(const void *w, const int8_t *xq, const float *
             int32_t dot = 0;
             for (int k = 0; k < 32; k++)
                 dot += qs[i * 32 + k] * xq[i * 32 + k];
-            tail += _cvtsh_ss(d[i]) * xd[i] * (float)dot;
+            tail += scale_at(d, i) * xd[i] * (float)dot;
         }
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail;
