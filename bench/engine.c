@@ -88,16 +88,23 @@ static double probe_pass(const probe *p)
     return (double)(p->n * sizeof *p->a) / dt / 1e9;
 }
 
+/* The best of five passes; GB/s. */
+static double probe_best(const probe *p)
+{
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double g = probe_pass(p);
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
 static double bandwidth_gbs(int threads)
 {
     probe p;
     if (probe_init(&p, threads) != 0)
         return 0;
-    double best = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        double g = probe_pass(&p);
-        best = g > best ? g : best;
-    }
+    double best = probe_best(&p);
     free(p.a);
     return best;
 }
@@ -234,11 +241,7 @@ static void measure(const char *path, int threads, int32_t prefill, int32_t deco
     e.compute = TB_COMPUTE_EXACT;
     probe pr;
     if (probe_init(&pr, threads) == 0) {
-        r->peak_bandwidth = 0;
-        for (int rep = 0; rep < 5; rep++) {
-            double g = probe_pass(&pr);
-            r->peak_bandwidth = g > r->peak_bandwidth ? g : r->peak_bandwidth;
-        }
+        r->peak_bandwidth = probe_best(&pr);
         double ph[TB_PHASE_COUNT] = {0};
         e.phase_seconds = ph;
         if (run_decode(&e, &kv, prefill, decode, logits, &pr, r->weight_gb * 1e9, r) != 0)
