@@ -269,11 +269,13 @@ static void test_batch_and_threads_invariant(void)
 tb_dot_fn tb_dot_portable(uint32_t type);
 
 /* Every kernel against dequantize-then-f32 in double, on widths that are
- * and are not multiples of the SIMD width. */
+ * and are not multiples of the SIMD width (for packed Q4_0: whole groups
+ * of 16 blocks only (4096), a partial group of quads and one block (416),
+ * whole groups then one block (544) or then two quads (11008)). */
 static void test_kernels_match_dequantized(void)
 {
     static const uint32_t types[] = {0, 1, 30, 8, 2, 3};
-    static const int64_t widths[] = {32, 96, 160, 416, 4096, 11008};
+    static const int64_t widths[] = {32, 96, 160, 416, 544, 4096, 11008};
     tb_rng r;
     tb_rng_seed(&r, 3);
     tb_isa best = tb_isa_detect();

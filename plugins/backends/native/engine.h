@@ -33,7 +33,7 @@ typedef struct tb_weight {
     tb_dot_q8_fn dot_q8; /* int8-activation path, NULL when absent */
     void *packed;        /* Q4_0/Q8_0 rows repacked for dot_q8, owned */
     uint64_t packed_row_bytes;
-    int interleave;      /* dot_q8 reads quad-interleaved activations */
+    int interleave;      /* dot_q8 reads activations in packed Q4_0's order */
     tb_dnnl_weights *gemm; /* oneDNN's copy, made on first batched use */
     int gemm_bf16;
 } tb_weight;

@@ -295,14 +295,33 @@ void tb_matmul(tb_dot_fn dot, const void *w, uint64_t row_bytes, int64_t in,
     }
 }
 
-/* Quads of blocks as [a 0-15, b 0-15, c 0-15, d 0-15, a 16-31, ... d
- * 16-31]: the order in which four Q4_0 blocks' low nibbles, then their
- * high nibbles, sit in two vectors.  The last nb % 4 blocks keep their
- * order. */
-static void interleave_quads(int8_t *q, int64_t nb)
+/* The packed Q4_0 kernel's order of a row's int8 activations.
+ *
+ * A whole group of 16 blocks is read as four weight vectors, vector j
+ * holding bytes 4j..4j+3 of every block, block k in lane k (tb_q4_0_pack).
+ * Its low nibbles are elements 4j..4j+3 of each block, its high nibbles
+ * elements 16+4j..16+4j+3, so the activations go in the same lanes:
+ * vector j's low half at 128 j, its high half at 128 j + 64.  Then every
+ * lane of one integer accumulator sums one block, and a group needs one
+ * conversion and one multiply by its 16 scales.
+ *
+ * A last partial group keeps the older quad order, [a 0-15, b 0-15, c
+ * 0-15, d 0-15, a 16-31, ... d 16-31] per four blocks and any last one to
+ * three blocks as they are, which its weights keep too. */
+static void arrange_q4_0(int8_t *q, int64_t nb)
 {
-    int8_t tmp[128];
-    for (int64_t i = 0; i + 3 < nb; i += 4) {
+    int8_t tmp[512];
+    int64_t i0 = 0;
+    for (; i0 + 16 <= nb; i0 += 16) {
+        int8_t *a = q + i0 * 32;
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 16; k++) {
+                memcpy(tmp + 128 * j + 4 * k, a + 32 * k + 4 * j, 4);
+                memcpy(tmp + 128 * j + 64 + 4 * k, a + 32 * k + 16 + 4 * j, 4);
+            }
+        memcpy(a, tmp, sizeof tmp);
+    }
+    for (int64_t i = i0; i + 3 < nb; i += 4) {
         int8_t *a = q + i * 32;
         for (int k = 0; k < 4; k++) {
             memcpy(tmp + 16 * k, a + 32 * k, 16);
@@ -348,9 +367,28 @@ static void pack_rows(const uint8_t *src, int64_t rows, int64_t nb, size_t block
     }
 }
 
+/* Q4_0's quants in the order arrange_q4_0 describes: in each whole
+ * group of 16 blocks, four 64-byte vectors, vector j lane k holding bytes
+ * 4j..4j+3 of block k; a last partial group in block order. */
+static void transpose_q4_0_groups(uint8_t *qs, int64_t nb)
+{
+    uint8_t tmp[256];
+    for (int64_t i0 = 0; i0 + 16 <= nb; i0 += 16) {
+        uint8_t *g = qs + i0 * 16;
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 16; k++)
+                memcpy(tmp + 64 * j + 4 * k, g + 16 * k + 4 * j, 4);
+        memcpy(g, tmp, sizeof tmp);
+    }
+}
+
 void tb_q4_0_pack(const void *src, int64_t rows, int64_t n, void *dst)
 {
-    pack_rows(src, rows, n / 32, sizeof(tb_block_q4_0), 16, tb_q4_0_packed_row_bytes(n), dst);
+    int64_t nb = n / 32;
+    uint64_t rb = tb_q4_0_packed_row_bytes(n);
+    pack_rows(src, rows, nb, sizeof(tb_block_q4_0), 16, rb, dst);
+    for (int64_t r = 0; r < rows; r++)
+        transpose_q4_0_groups((uint8_t *)dst + (uint64_t)r * rb + packed_scales(nb) * 2, nb);
 }
 
 void tb_q8_0_pack(const void *src, int64_t rows, int64_t n, void *dst)
@@ -418,7 +456,7 @@ int tb_matmul_q8_parts(tb_dot_q8_fn dot, const tb_q8_part *parts, int n_parts, i
         tb_xq8 xq = {q + m * in, d + (size_t)m * nb, sm + (size_t)m * nb};
         tb_quantize_x_q8(x + m * in, in, &xq);
         if (interleave)
-            interleave_quads(q + m * in, (int64_t)nb);
+            arrange_q4_0(q + m * in, (int64_t)nb);
     }
     int64_t out = 0;
     for (int p = 0; p < n_parts; p++)

@@ -72,19 +72,21 @@ void tb_quantize_x_q8(const float *x, int64_t n, tb_xq8 *out);
  * scales together (f16, padded to a multiple of 32 blocks, so the quants
  * that follow start on a 64-byte line) followed by its quants, so 16
  * scales convert in one instruction and consecutive blocks' quants load
- * as one aligned vector.  The same bytes, reordered. */
+ * as one aligned vector.  Q4_0's quants are further transposed within
+ * each whole group of 16 blocks (see arrange_q4_0 in kernels.c).  The
+ * same bytes, reordered. */
 uint64_t tb_q4_0_packed_row_bytes(int64_t n);
 void tb_q4_0_pack(const void *src, int64_t rows, int64_t n, void *dst);
 uint64_t tb_q8_0_packed_row_bytes(int64_t n);
 void tb_q8_0_pack(const void *src, int64_t rows, int64_t n, void *dst);
 /* How a weight type is repacked for its fastest kernel on an ISA (the
- * packed kernels need VNNI; packed Q4_0's reads the activations
- * quad-interleaved: tb_matmul_q8 with interleave set). */
+ * packed kernels need VNNI; packed Q4_0's reads the activations in its
+ * own lane order: tb_matmul_q8 with interleave set). */
 typedef struct tb_packing {
     uint64_t (*row_bytes)(int64_t n);
     void (*pack)(const void *src, int64_t rows, int64_t n, void *dst);
     tb_dot_q8_fn dot;
-    int interleave; /* the dot reads quad-interleaved activations */
+    int interleave; /* the dot reads activations in packed Q4_0's order */
 } tb_packing;
 /* 0 and *out filled when the type has a packed kernel on the ISA. */
 int tb_packing_for(uint32_t type, tb_isa isa, tb_packing *out);

@@ -464,59 +464,94 @@ VNNI static inline __m512 group_scales(const uint16_t *d, const float *xd, int64
                          _mm512_maskz_loadu_ps(*m, xd + i0));
 }
 
-/* Packed Q4_0 (tb_q4_0_pack) with quad-interleaved activations: 16 block
- * scales convert at once; four blocks' nibbles are one 64-byte load whose
- * low and high nibbles match the two interleaved activation vectors lane
- * for lane, so one vpdpbusd each and an add give every block's dot in
- * four lanes, scaled by one permute of the 16 scales.  About half the
- * instructions of a pair at a time, which matters when decode shares a
- * core.  The -8 offset is applied once per 16 blocks from the activation
- * sums. */
-VNNI static float dot_q4_0_packed(const void *w, const int8_t *xq, const float *xd,
-                                  const int32_t *xs, int64_t n)
+/* A partial last group of packed Q4_0 (fewer than 16 blocks, in block
+ * order, activations quad-interleaved): four blocks' nibbles are one
+ * 64-byte load whose low and high nibbles match the two interleaved
+ * activation vectors lane for lane, so one vpdpbusd each and an add give
+ * every block's dot in four lanes, scaled by one permute of the scales;
+ * the last one to three blocks are summed one at a time. */
+VNNI static inline void q4_0_partial_group(const uint8_t *qs, const uint16_t *d,
+                                           const int8_t *xq, const float *xd, int64_t i0,
+                                           int64_t cnt, __m512 S, __m512 *acc0, __m512 *acc1,
+                                           float *tail)
 {
     static const int32_t lane_block[4][16] = {
         {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
         {4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7},
         {8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11},
         {12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15}};
+    const __m512i mask = _mm512_set1_epi8(0x0f);
+    int64_t quads = cnt / 4;
+    for (int64_t j = 0; j < quads; j++) {
+        int64_t i = i0 + 4 * j;
+        __m512i v = _mm512_loadu_si512((const void *)(qs + i * 16));
+        __m512i lo = _mm512_and_si512(v, mask);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo,
+                                           _mm512_loadu_si512((const void *)(xq + i * 32)));
+        dots = _mm512_dpbusd_epi32(dots, hi, _mm512_loadu_si512((const void *)(xq + i * 32 + 64)));
+        __m512 sc = _mm512_permutexvar_ps(_mm512_loadu_si512(lane_block[j]), S);
+        if (j & 1)
+            *acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), sc, *acc1);
+        else
+            *acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), sc, *acc0);
+    }
+    for (int64_t i = i0 + quads * 4; i < i0 + cnt; i++) {
+        const uint8_t *b = qs + i * 16;
+        int32_t dot = 0;
+        for (int k = 0; k < 16; k++)
+            dot += (b[k] & 0x0f) * xq[i * 32 + k] + (b[k] >> 4) * xq[i * 32 + 16 + k];
+        *tail += scale_at(d, i) * xd[i] * (float)dot;
+    }
+}
+
+/* Packed Q4_0 (tb_q4_0_pack, activations in arrange_q4_0's order).  A
+ * whole group of 16 blocks is four 64-byte loads; in each, lane k holds
+ * four bytes of block k, and the activations sit in the same lanes, so
+ * eight vpdpbusd leave block k's integer dot in lane k of one
+ * accumulator: one conversion and one multiply-add by the 16 scales
+ * (converted at once) finish the group.  That is 22 vector operations
+ * per 512 weights where a permute per four blocks took 32, and decoding
+ * shares the core with the memory stalls.  The -8 offset is applied per
+ * group from the activation sums. */
+VNNI static float dot_q4_0_packed(const void *w, const int8_t *xq, const float *xd,
+                                  const int32_t *xs, int64_t n)
+{
     int64_t nb = n / 32, nd = (nb + 31) / 32 * 32; /* tb_q4_0_pack's layout */
     const uint16_t *d = w;
     const uint8_t *qs = (const uint8_t *)w + nd * 2;
     const __m512i mask = _mm512_set1_epi8(0x0f);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, corr = acc0;
+    const __m512 sixteenth = _mm512_set1_ps(0.0625f);
+    __m512 acc = _mm512_setzero_ps(), acc0 = acc, acc1 = acc, corr = acc;
     float tail = 0;
     for (int64_t i0 = 0; i0 < nb; i0 += 16) {
         int64_t cnt;
         __mmask16 m;
         __m512 S = group_scales(d, xd, i0, nb, &cnt, &m);
         corr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, xs + i0)), S, corr);
-        int64_t quads = cnt / 4;
-        for (int64_t j = 0; j < quads; j++) {
-            int64_t i = i0 + 4 * j;
-            TB_PREFETCH(qs + i * 16);
-            __m512i v = _mm512_loadu_si512((const void *)(qs + i * 16));
-            __m512i lo = _mm512_and_si512(v, mask);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
-            __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo,
-                                               _mm512_loadu_si512((const void *)(xq + i * 32)));
-            dots = _mm512_dpbusd_epi32(dots, hi,
-                                       _mm512_loadu_si512((const void *)(xq + i * 32 + 64)));
-            __m512 sc = _mm512_permutexvar_ps(_mm512_loadu_si512(lane_block[j]), S);
-            if (j & 1)
-                acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), sc, acc1);
-            else
-                acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), sc, acc0);
+        if (cnt < 16) {
+            q4_0_partial_group(qs, d, xq, xd, i0, cnt, S, &acc0, &acc1, &tail);
+            continue;
         }
-        for (int64_t i = i0 + quads * 4; i < i0 + cnt; i++) { /* natural order */
-            const uint8_t *b = qs + i * 16;
-            int32_t dot = 0;
-            for (int k = 0; k < 16; k++)
-                dot += (b[k] & 0x0f) * xq[i * 32 + k] + (b[k] >> 4) * xq[i * 32 + 16 + k];
-            tail += scale_at(d, i) * xd[i] * (float)dot;
+        const uint8_t *g = qs + i0 * 16;
+        const int8_t *xg = xq + i0 * 32;
+        __m512i dlo = _mm512_setzero_si512(), dhi = dlo;
+        for (int j = 0; j < 4; j++) {
+            TB_PREFETCH(g + 64 * j);
+            __m512i v = _mm512_loadu_si512((const void *)(g + 64 * j));
+            dlo = _mm512_dpbusd_epi32(dlo, _mm512_and_si512(v, mask),
+                                      _mm512_loadu_si512((const void *)(xg + 128 * j)));
+            dhi = _mm512_dpbusd_epi32(dhi, _mm512_andnot_si512(mask, v),
+                                      _mm512_loadu_si512((const void *)(xg + 128 * j + 64)));
         }
+        /* dhi holds 16 times the high nibbles' dots (they were not
+         * shifted down: the shifts would share port 0 with vpdpbusd);
+         * 16 dlo + dhi is exact in int32, and 1/16 of the scales is exact
+         * too. */
+        __m512i t16 = _mm512_add_epi32(_mm512_slli_epi32(dlo, 4), dhi);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t16), _mm512_mul_ps(S, sixteenth), acc);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail -
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), acc)) + tail -
            8.0f * _mm512_reduce_add_ps(corr);
 }
 
