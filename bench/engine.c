@@ -3,7 +3,8 @@
  * synthetic models of real shapes, against the machine's memory bandwidth.
  *
  *   bench/engine [--dir DIR] [--presets a,b] [--types f32,bf16,q8_0,q4_0]
- *                [--threads 1,2] [--prefill N] [--decode N] [--json FILE]
+ *                [--threads 1,2] [--prefill N] [--decode N] [--kv f32|f16]
+ *                [--json FILE]
  *
  * For every preset x type x thread count, in a fresh child process (so
  * caches, lazily converted weights and peak memory belong to that row):
@@ -33,6 +34,7 @@
 typedef struct row {
     char preset[32], type[8];
     int threads;
+    int kv_f16; /* --kv f16: the engine's f16 key/value cache */
     double prefill_exact, prefill_bf16, decode; /* tokens per second */
     double weight_gb, limit, ratio;
     double bandwidth;      /* median probe of the decode rounds (run_decode) */
@@ -223,8 +225,10 @@ static void measure(const char *path, int threads, int32_t prefill, int32_t deco
     }
     tb_engine e;
     tb_kv kv;
-    if (tb_engine_init(&e, m, threads, tb_isa_detect(), &err) != TB_OK ||
-        tb_kv_init(&kv, &e, prefill + decode + 1, &err) != TB_OK) {
+    int ok = tb_engine_init(&e, m, threads, tb_isa_detect(), &err) == TB_OK;
+    if (ok)
+        tb_engine_kv_f16(&e, r->kv_f16);
+    if (!ok || tb_kv_init(&kv, &e, prefill + decode + 1, &err) != TB_OK) {
         fprintf(stderr, "%s\n", err.message);
         return;
     }
@@ -313,6 +317,7 @@ int main(int argc, char **argv)
     const char *dir = "bench-models", *presets = "stories110M,tinyllama-1.1b";
     const char *types = "f32,bf16,q8_0,q4_0", *threads = "1,2", *json = NULL;
     int32_t prefill = 512, decode = 128;
+    int kv_f16 = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--presets")) presets = argv[i + 1];
@@ -321,6 +326,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--prefill")) prefill = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--decode")) decode = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--json")) json = argv[i + 1];
+        else if (!strcmp(argv[i], "--kv") && (!strcmp(argv[i + 1], "f32") ||
+                                               !strcmp(argv[i + 1], "f16")))
+            kv_f16 = !strcmp(argv[i + 1], "f16");
         else {
             fprintf(stderr, "bench/engine: unknown option %s\n", argv[i]);
             return 2;
@@ -338,6 +346,7 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
     if (system(cmd) != 0)
         return 1;
+    printf("\nKV cache: %s\n", kv_f16 ? "f16" : "f32");
     printf("\n| model | type | threads | prefill %d exact (tok/s) | prefill %d oneDNN bf16 (tok/s) "
            "| bf16/exact | decode (tok/s) | weights read/token (GB) | bandwidth, paired (GB/s) "
            "| decode limit (tok/s) | reached | best probe (GB/s) | reached vs best "
@@ -367,6 +376,7 @@ int main(int argc, char **argv)
                 snprintf(r.preset, sizeof r.preset, "%s", ps[a]);
                 snprintf(r.type, sizeof r.type, "%s", ts[b]);
                 r.threads = atoi(ths[k]);
+                r.kv_f16 = kv_f16;
                 if (measure_child(path, r.threads, prefill, decode, &r) != 0) {
                     fprintf(stderr, "bench/engine: %s with %d threads failed\n", path, r.threads);
                     continue;
@@ -391,12 +401,12 @@ int main(int argc, char **argv)
                               "\"decode_ratio\":%.4f,\"peak_bandwidth_gbs\":%.2f,"
                               "\"decode_ratio_vs_peak\":%.4f,\"decode_ms\":{\"matmul\":%.3f,"
                               "\"attention\":%.3f,\"other\":%.3f,\"head\":%.3f},"
-                              "\"peak_rss_mib\":%.0f}",
+                              "\"peak_rss_mib\":%.0f,\"kv_cache\":\"%s\"}",
                               first ? "" : ",", r.preset, r.type, r.threads, r.prefill_exact,
                               r.prefill_bf16, r.decode, r.weight_gb, r.bandwidth, r.limit, r.ratio,
                               peak, vs_peak, r.phase_ms[TB_PHASE_MATMUL],
                               r.phase_ms[TB_PHASE_ATTENTION], r.phase_ms[TB_PHASE_OTHER],
-                              r.phase_ms[TB_PHASE_HEAD], r.peak_mib);
+                              r.phase_ms[TB_PHASE_HEAD], r.peak_mib, r.kv_f16 ? "f16" : "f32");
                 first = 0;
             }
             free(path);

@@ -165,8 +165,8 @@ static void test_golden_babyllama(void)
 
 /* ---- the engine directly ---- */
 
-static float *logits_of(const char *path, const int32_t *toks, int32_t n, int threads,
-                        int32_t chunk, tb_isa isa)
+static float *logits_of_kv(const char *path, const int32_t *toks, int32_t n, int threads,
+                           int32_t chunk, tb_isa isa, int kv_f16)
 {
     tb_model *m = NULL;
     tb_error err;
@@ -177,7 +177,10 @@ static float *logits_of(const char *path, const int32_t *toks, int32_t n, int th
     tb_engine e;
     tb_kv kv;
     float *out = NULL;
-    if (tb_engine_init(&e, m, threads, isa, &err) == TB_OK && tb_kv_init(&kv, &e, 512, &err) == TB_OK) {
+    int ok = tb_engine_init(&e, m, threads, isa, &err) == TB_OK;
+    if (ok)
+        tb_engine_kv_f16(&e, kv_f16);
+    if (ok && tb_kv_init(&kv, &e, 512, &err) == TB_OK) {
         int32_t V = m->params.n_vocab;
         out = malloc((size_t)n * (size_t)V * sizeof *out);
         int32_t *seq = calloc((size_t)n, sizeof *seq), *pos = malloc((size_t)n * sizeof *pos);
@@ -199,6 +202,12 @@ static float *logits_of(const char *path, const int32_t *toks, int32_t n, int th
     }
     tb_model_close(m);
     return out;
+}
+
+static float *logits_of(const char *path, const int32_t *toks, int32_t n, int threads,
+                        int32_t chunk, tb_isa isa)
+{
+    return logits_of_kv(path, toks, n, threads, chunk, isa, 0);
 }
 
 static int32_t sample_tokens[64];
@@ -264,6 +273,49 @@ static void test_batch_and_threads_invariant(void)
     free(odd);
     free(portable);
     free(path);
+}
+
+/* An f16 cache: logits move by the rounding of the cached keys and
+ * values (so differ from the f32 cache's, but only slightly) and stay
+ * bit-identical across batch sizes and threads; for heads the SIMD
+ * kernels take (32) and heads they do not (8). */
+static void test_kv_f16(void)
+{
+    static const int32_t dims[][2] = {{128, 4}, {64, 8}}; /* dim, heads */
+    make_tokens();
+    for (size_t c = 0; c < TB_ARRAY_LEN(dims); c++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/kv16_%d.gguf", tb_test_tmpdir(), (int)c);
+        tb_synth_spec spec = {NULL, dims[c][0], 2, dims[c][1], dims[c][1] / 2, 256, 512, 256,
+                              11, TB_DTYPE_F32};
+        tb_error err;
+        CU_ASSERT_EQUAL_FATAL(tb_synth_write(&spec, path, &err), TB_OK);
+        tb_isa isa = tb_isa_detect();
+        float *f32 = logits_of_kv(path, sample_tokens, 64, 1, 64, isa, 0);
+        float *whole = logits_of_kv(path, sample_tokens, 64, 1, 64, isa, 1);
+        float *single = logits_of_kv(path, sample_tokens, 64, 2, 1, isa, 1);
+        float *odd = logits_of_kv(path, sample_tokens, 64, 2, 7, isa, 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f32);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(single);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(odd);
+        size_t n = 64 * 512;
+        CU_ASSERT(memcmp(whole, single, n * sizeof(float)) == 0);
+        CU_ASSERT(memcmp(whole, odd, n * sizeof(float)) == 0);
+        double worst = 0, big = 0;
+        for (size_t i = 0; i < n; i++) {
+            worst = fmax(worst, fabs((double)whole[i] - f32[i]));
+            big = fmax(big, fabs((double)f32[i]));
+        }
+        /* f16 keeps 11 significant bits: a relative change near 2^-11 per
+         * cached value, far below 1% of the logits' range, yet not 0. */
+        CU_ASSERT(worst > 0);
+        CU_ASSERT(worst < 1e-2 * big);
+        free(f32);
+        free(whole);
+        free(single);
+        free(odd);
+    }
 }
 
 tb_dot_fn tb_dot_portable(uint32_t type);
@@ -371,20 +423,26 @@ static double rolling_lp(nb *b, const char *text, int window, int stride, int bo
 
 /* The SIMD attention kernels against double sums, for head sizes,
  * groups of query heads and position counts on both sides of their
- * 16- and 64-wide steps, on rows strided as in the KV cache. */
+ * 16-, 32- and 64-wide steps, on rows strided as in the KV cache; with
+ * an f16 cache, against the sums of the stored (rounded) values. */
 static void check_attention(tb_attn_scores_fn scores, tb_attn_wsum_fn wsum, int hd, int group,
-                            int32_t n, tb_rng *r)
+                            int32_t n, int f16, tb_rng *r)
 {
-    size_t stride = (size_t)hd * 3, ld = (size_t)n + 5;
-    float *kv = malloc((size_t)n * stride * sizeof *kv);
+    size_t stride = (size_t)hd * 3, ld = (size_t)n + 5, cells = (size_t)n * stride;
+    float *kv = malloc(cells * sizeof *kv); /* the values the kernels see */
+    uint16_t *kvh = malloc(cells * sizeof *kvh);
     float *q = malloc((size_t)group * (size_t)hd * sizeof *q);
     float *a = malloc((size_t)group * ld * sizeof *a);
     float *out = malloc((size_t)group * (size_t)hd * sizeof *out);
-    for (size_t i = 0; i < (size_t)n * stride; i++)
+    for (size_t i = 0; i < cells; i++) {
         kv[i] = (float)(tb_rng_uniform(r) - 0.5);
+        kvh[i] = tb_f32_to_fp16(kv[i]);
+        if (f16)
+            kv[i] = tb_fp16_to_f32(kvh[i]);
+    }
     for (int i = 0; i < group * hd; i++)
         q[i] = (float)(tb_rng_uniform(r) - 0.5);
-    scores(kv, stride, n, q, group, hd, 0.125f, a, ld);
+    scores(f16 ? (const void *)kvh : (const void *)kv, stride, n, q, group, hd, 0.125f, a, ld);
     int bad = 0;
     for (int g = 0; g < group; g++)
         for (int32_t t = 0; t < n; t++) {
@@ -396,7 +454,9 @@ static void check_attention(tb_attn_scores_fn scores, tb_attn_wsum_fn wsum, int 
             }
             bad += fabs(a[(size_t)g * ld + (size_t)t] - 0.125 * sum) > 1e-6 * mag + 1e-7;
         }
-    wsum(kv + hd, stride, n, a, ld, group, hd, out); /* the values: the rows' second third */
+    /* the values: the rows' second third */
+    wsum(f16 ? (const void *)(kvh + hd) : (const void *)(kv + hd), stride, n, a, ld, group, hd,
+         out);
     for (int g = 0; g < group; g++)
         for (int i = 0; i < hd; i++) {
             double sum = 0, mag = 0;
@@ -410,9 +470,10 @@ static void check_attention(tb_attn_scores_fn scores, tb_attn_wsum_fn wsum, int 
         }
     CU_ASSERT_EQUAL(bad, 0);
     if (bad)
-        fprintf(stderr, "\nattention kernels: head %d, group %d, %d rows: %d wrong\n", hd, group,
-                (int)n, bad);
+        fprintf(stderr, "\nattention kernels (%s): head %d, group %d, %d rows: %d wrong\n",
+                f16 ? "f16" : "f32", hd, group, (int)n, bad);
     free(kv);
+    free(kvh);
     free(q);
     free(a);
     free(out);
@@ -422,20 +483,23 @@ static void test_attention_kernels(void)
 {
     static const int hds[] = {16, 64, 128, 256};
     static const int groups[] = {1, 3, 8};
-    static const int32_t ns[] = {1, 15, 16, 17, 100};
+    static const int32_t ns[] = {1, 15, 16, 17, 33, 100};
     tb_attn_scores_fn scores;
     tb_attn_wsum_fn wsum;
-    if (tb_attn_for(tb_isa_detect(), 64, &scores, &wsum) != 0)
+    if (tb_attn_for(tb_isa_detect(), 64, 0, &scores, &wsum) != 0)
         return; /* no AVX-512 here: the engine uses its per-row loops */
-    CU_ASSERT_NOT_EQUAL(tb_attn_for(tb_isa_detect(), 8, &scores, &wsum), 0);
+    CU_ASSERT_NOT_EQUAL(tb_attn_for(tb_isa_detect(), 8, 0, &scores, &wsum), 0);
+    CU_ASSERT_NOT_EQUAL(tb_attn_for(tb_isa_detect(), 8, 1, &scores, &wsum), 0);
     tb_rng r;
     tb_rng_seed(&r, 5);
-    for (size_t h = 0; h < TB_ARRAY_LEN(hds); h++)
-        for (size_t g = 0; g < TB_ARRAY_LEN(groups); g++)
-            for (size_t k = 0; k < TB_ARRAY_LEN(ns); k++) {
-                CU_ASSERT_EQUAL(tb_attn_for(tb_isa_detect(), hds[h], &scores, &wsum), 0);
-                check_attention(scores, wsum, hds[h], groups[g], ns[k], &r);
-            }
+    for (int f16 = 0; f16 <= 1; f16++)
+        for (size_t h = 0; h < TB_ARRAY_LEN(hds); h++)
+            for (size_t g = 0; g < TB_ARRAY_LEN(groups); g++)
+                for (size_t k = 0; k < TB_ARRAY_LEN(ns); k++) {
+                    CU_ASSERT_EQUAL(tb_attn_for(tb_isa_detect(), hds[h], f16, &scores, &wsum),
+                                    0);
+                    check_attention(scores, wsum, hds[h], groups[g], ns[k], f16, &r);
+                }
 }
 
 /* The SIMD SwiGLU and softmax against expf in double, over the range
@@ -818,6 +882,7 @@ int tb_test_register(void)
         {"kernels match dequantize-then-f32", test_kernels_match_dequantized},
         {"activation quantization is exact", test_activation_quantization_exact},
         {"attention kernels match double sums", test_attention_kernels},
+        {"f16 KV cache: close to f32, batch-invariant", test_kv_f16},
         {"SwiGLU and softmax kernels match expf", test_elementwise_kernels},
         {"perplexity: rolling = continuation = token by token", test_perplexity_three_ways},
         {"sampling reproducible across batch sizes", test_sampling_reproducible},

@@ -114,7 +114,7 @@ tb_status tb_engine_init(tb_engine *e, const tb_model *m, int threads,
     e->dot_f32 = tb_dot_for(TB_DTYPE_F32, isa);
     e->axpy = tb_axpy_for(isa);
     /* left NULL (from the memset) where there are no SIMD attention kernels */
-    tb_attn_for(isa, e->p.head_dim, &e->attn_scores, &e->attn_wsum);
+    tb_attn_for(isa, e->p.head_dim, 0, &e->attn_scores, &e->attn_wsum);
     /* The vector e^x rides with the SIMD attention.  Models whose heads
      * those kernels cannot take (stories260K's 8) keep libm's expf, the
      * arithmetic their golden outputs and llama.cpp's greedy ids were
@@ -229,12 +229,22 @@ void tb_engine_free(tb_engine *e)
     e->layers = NULL;
 }
 
+void tb_engine_kv_f16(tb_engine *e, int on)
+{
+    e->kv_f16 = on != 0;
+    /* the SIMD kernels exist for both element types or for neither */
+    if (e->attn_scores)
+        tb_attn_for(e->isa, e->p.head_dim, e->kv_f16, &e->attn_scores, &e->attn_wsum);
+}
+
 tb_status tb_kv_init(tb_kv *kv, const tb_engine *e, int32_t n_ctx, tb_error *err)
 {
     memset(kv, 0, sizeof *kv);
     size_t per = (size_t)e->p.n_layers * (size_t)n_ctx * (size_t)e->kv_dim;
-    kv->k = malloc(per * sizeof(float));
-    kv->v = malloc(per * sizeof(float));
+    size_t elem = e->kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    kv->f16 = e->kv_f16;
+    kv->k = malloc(per * elem);
+    kv->v = malloc(per * elem);
     kv->tokens = malloc((size_t)n_ctx * sizeof(int32_t));
     if (!kv->k || !kv->v || !kv->tokens) {
         tb_kv_free(kv);
@@ -286,21 +296,30 @@ static int scratch_init(scratch *s, const tb_engine *e, int32_t n, int32_t max_c
 
 /* A key/value head's cached rows: each head's positions are contiguous
  * ([layer][kv head][position][head_dim]), so attention streams them as
- * one run instead of a head-sized piece every kv_dim floats. */
-static float *kv_head(const tb_engine *e, const tb_kv *kv, float *base, int l, int h)
+ * one run instead of a head-sized piece every kv_dim elements. */
+static void *kv_head(const tb_engine *e, const tb_kv *kv, void *base, int l, int h)
 {
-    return base + ((size_t)l * (size_t)e->p.n_kv_heads + (size_t)h) * (size_t)kv->n_ctx *
-                      (size_t)e->p.head_dim;
+    size_t elem = kv->f16 ? sizeof(uint16_t) : sizeof(float);
+    return (char *)base + ((size_t)l * (size_t)e->p.n_kv_heads + (size_t)h) *
+                              (size_t)kv->n_ctx * (size_t)e->p.head_dim * elem;
 }
 
 /* Stores one row's keys (or values), all heads, at position pos. */
-static void kv_store(const tb_engine *e, const tb_kv *kv, float *base, int l, int32_t pos,
+static void kv_store(const tb_engine *e, const tb_kv *kv, void *base, int l, int32_t pos,
                      const float *row)
 {
     size_t hd = (size_t)e->p.head_dim;
-    for (int h = 0; h < e->p.n_kv_heads; h++)
-        memcpy(kv_head(e, kv, base, l, h) + (size_t)pos * hd, row + (size_t)h * hd,
-               hd * sizeof *row);
+    for (int h = 0; h < e->p.n_kv_heads; h++) {
+        const float *src = row + (size_t)h * hd;
+        if (kv->f16) {
+            uint16_t *dst = (uint16_t *)kv_head(e, kv, base, l, h) + (size_t)pos * hd;
+            for (size_t i = 0; i < hd; i++)
+                dst[i] = tb_f32_to_fp16(src[i]);
+        } else {
+            memcpy((float *)kv_head(e, kv, base, l, h) + (size_t)pos * hd, src,
+                   hd * sizeof *src);
+        }
+    }
 }
 
 static void embed(const tb_engine *e, const tb_batch *b, float *x)
@@ -345,11 +364,39 @@ static inline void axpy_short(float *y, float a, const float *x, int n)
         y[i] += a * x[i];
 }
 
+/* attend_one over an f16 cache, for head sizes the SIMD kernels do not
+ * take: each element widened where it is used, in the f32 order. */
+static void attend_one_f16(const tb_engine *e, const tb_kv *kv, int l, int32_t pos, int kvh,
+                           const float *q, float *att, float *out)
+{
+    int hd = e->p.head_dim;
+    const uint16_t *k0 = kv_head(e, kv, kv->k, l, kvh), *v0 = kv_head(e, kv, kv->v, l, kvh);
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int32_t t = 0; t <= pos; t++) {
+        const uint16_t *k = k0 + (size_t)t * (size_t)hd;
+        float s = 0.0f;
+        for (int i = 0; i < hd; i++)
+            s += tb_fp16_to_f32(k[i]) * q[i];
+        att[t] = s * scale;
+    }
+    e->softmax(att, pos + 1);
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int32_t t = 0; t <= pos; t++) {
+        const uint16_t *v = v0 + (size_t)t * (size_t)hd;
+        for (int i = 0; i < hd; i++)
+            out[i] += att[t] * tb_fp16_to_f32(v[i]);
+    }
+}
+
 /* One (row, head) pair: scores over the row's past, softmax, weighted sum. */
 static void attend_one(const tb_engine *e, const tb_kv *kv, int l, int32_t pos, int kvh,
                        const float *q, float *att, float *out)
 {
     int hd = e->p.head_dim;
+    if (kv->f16) {
+        attend_one_f16(e, kv, l, pos, kvh, q, att, out);
+        return;
+    }
     const float *k0 = kv_head(e, kv, kv->k, l, kvh), *v0 = kv_head(e, kv, kv->v, l, kvh);
     float scale = 1.0f / sqrtf((float)hd);
     int short_head = hd <= TB_SHORT_HEAD;

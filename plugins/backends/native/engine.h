@@ -56,6 +56,7 @@ typedef struct tb_engine {
     int threads;
     tb_dot_fn dot_f32;  /* for attention */
     tb_axpy_fn axpy;
+    int kv_f16; /* caches hold f16 keys and values (tb_engine_kv_f16) */
     tb_attn_scores_fn attn_scores; /* NULL: dot_f32 and axpy per cached row */
     tb_attn_wsum_fn attn_wsum;
     tb_softmax_fn softmax;
@@ -86,7 +87,8 @@ typedef enum tb_phase {
 typedef struct tb_kv {
     int32_t n_ctx;  /* positions it holds */
     int32_t n_past; /* positions filled */
-    float *k, *v;   /* [layer][kv head][n_ctx][head_dim] */
+    int f16;        /* elements are f16, else f32 */
+    void *k, *v;    /* [layer][kv head][n_ctx][head_dim] */
     int32_t *tokens; /* the tokens at positions 0..n_past-1 (prefix reuse) */
 } tb_kv;
 
@@ -103,6 +105,14 @@ typedef struct tb_batch {
 tb_status tb_engine_init(tb_engine *e, const tb_model *m, int threads,
                          tb_isa isa, tb_error *err);
 void tb_engine_free(tb_engine *e);
+
+/* Caches made after this hold keys and values as f16 (on) or f32 (off,
+ * the default).  f16 halves the cache's memory and the bytes attention
+ * reads per decoded token, as llama.cpp's default cache does; the
+ * values are rounded once when stored, so results move by that rounding
+ * and stay independent of batch size and threads.  Caches made before
+ * keep their type and must not be used after a change. */
+void tb_engine_kv_f16(tb_engine *e, int on);
 
 tb_status tb_kv_init(tb_kv *kv, const tb_engine *e, int32_t n_ctx, tb_error *err);
 void tb_kv_free(tb_kv *kv);

@@ -169,16 +169,19 @@ void tb_elementwise_for(tb_isa isa, tb_swiglu_fn *swiglu, tb_softmax_fn *softmax
 }
 
 #ifdef TB_HAVE_X86_KERNELS
-int tb_attn_x86(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum);
+int tb_attn_x86(tb_isa isa, int hd, int kv_f16, tb_attn_scores_fn *scores,
+                tb_attn_wsum_fn *wsum);
 #endif
 
-int tb_attn_for(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum)
+int tb_attn_for(tb_isa isa, int hd, int kv_f16, tb_attn_scores_fn *scores,
+                tb_attn_wsum_fn *wsum)
 {
 #ifdef TB_HAVE_X86_KERNELS
-    return tb_attn_x86(isa, hd, scores, wsum);
+    return tb_attn_x86(isa, hd, kv_f16, scores, wsum);
 #else
     (void)isa;
     (void)hd;
+    (void)kv_f16;
     (void)scores;
     (void)wsum;
     return -1;

@@ -32,12 +32,13 @@ typedef float (*tb_dot_q8_fn)(const void *w, const int8_t *xq, const float *xd,
                               const int32_t *xs, int64_t n);
 
 /* Attention of a group of query heads that share one key/value head,
- * over n cached rows (stride floats apart).  Scores: head g's query at
- * q + g * hd; out[g * ldo + t] = scale * dot(k row t, query g).  Weighted
- * sum: out[g * hd + i] = sum over t of a[g * lda + t] * v row t [i]. */
-typedef void (*tb_attn_scores_fn)(const float *k, size_t stride, int32_t n, const float *q,
+ * over n cached rows (stride elements apart; f32 or f16 as the kernels
+ * were chosen for).  Scores: head g's query at q + g * hd;
+ * out[g * ldo + t] = scale * dot(k row t, query g).  Weighted sum:
+ * out[g * hd + i] = sum over t of a[g * lda + t] * v row t [i]. */
+typedef void (*tb_attn_scores_fn)(const void *k, size_t stride, int32_t n, const float *q,
                                   int group, int hd, float scale, float *out, size_t ldo);
-typedef void (*tb_attn_wsum_fn)(const float *v, size_t stride, int32_t n, const float *a,
+typedef void (*tb_attn_wsum_fn)(const void *v, size_t stride, int32_t n, const float *a,
                                 size_t lda, int group, int hd, float *out);
 
 /* y[i] += a * x[i] for i < n. */
@@ -60,7 +61,8 @@ tb_axpy_fn tb_axpy_for(tb_isa isa);
 
 /* SIMD attention kernels for a head size on an ISA; -1 when there are
  * none (AVX-512 and a head size a multiple of 16 up to 256 are needed). */
-int tb_attn_for(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum);
+int tb_attn_for(tb_isa isa, int hd, int kv_f16, tb_attn_scores_fn *scores,
+                tb_attn_wsum_fn *wsum);
 
 /* The int8-activation dot for a weight type on an ISA, NULL when the ISA
  * has none (then tb_dot_for's float path is used). */

@@ -744,9 +744,10 @@ INLINE_AVX512 static inline void attn_scores_body(const float *k, size_t stride,
 /* The bodies are instantiated for the common head sizes (64, 128), where
  * a constant count of 16-float chunks lets every inner loop unroll into
  * registers. */
-AVX512 static void attn_scores_512(const float *k, size_t stride, int32_t n, const float *q,
+AVX512 static void attn_scores_512(const void *kv, size_t stride, int32_t n, const float *q,
                                    int group, int hd, float scale, float *out, size_t ldo)
 {
+    const float *k = kv;
     if (hd == 64)
         attn_scores_body(k, stride, n, q, group, hd, scale, out, ldo, 4);
     else if (hd == 128)
@@ -808,9 +809,10 @@ INLINE_AVX512 static inline void attn_wsum_body(const float *v, size_t stride, i
     }
 }
 
-AVX512 static void attn_wsum_512(const float *v, size_t stride, int32_t n, const float *a,
+AVX512 static void attn_wsum_512(const void *vv, size_t stride, int32_t n, const float *a,
                                  size_t lda, int group, int hd, float *out)
 {
+    const float *v = vv;
     if (hd == 64)
         attn_wsum_body(v, stride, n, a, lda, group, hd, out, 4);
     else if (hd == 128)
@@ -819,13 +821,74 @@ AVX512 static void attn_wsum_512(const float *v, size_t stride, int32_t n, const
         attn_wsum_body(v, stride, n, a, lda, group, hd, out, hd / 16);
 }
 
-int tb_attn_x86(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum);
-int tb_attn_x86(tb_isa isa, int hd, tb_attn_scores_fn *scores, tb_attn_wsum_fn *wsum)
+/* An f16 cache: rows widened into an L1 buffer a block at a time, which
+ * the f32 kernels then read as they read an f32 cache.  The conversion
+ * is exact, so the arithmetic is the f32 kernels' on the stored values;
+ * what halves is the memory read, which is what bounds attention in
+ * decoding. */
+enum { ATTN_F16_ROWS = 32 };
+
+AVX512 static void widen_rows(const uint16_t *src, size_t stride, int32_t rows, int hd,
+                              float *dst)
+{
+    for (int32_t t = 0; t < rows; t++)
+        for (int c = 0; c < hd; c += 16)
+            _mm512_storeu_ps(dst + (size_t)t * (size_t)hd + c,
+                             _mm512_cvtph_ps(_mm256_loadu_si256(
+                                 (const __m256i *)(src + (size_t)t * stride + c))));
+}
+
+AVX512 static void attn_scores_f16_512(const void *k, size_t stride, int32_t n, const float *q,
+                                       int group, int hd, float scale, float *out, size_t ldo)
+{
+    float rows[16 * 256];
+    for (int32_t t0 = 0; t0 < n; t0 += 16) {
+        int32_t cnt = n - t0 < 16 ? n - t0 : 16;
+        widen_rows((const uint16_t *)k + (size_t)t0 * stride, stride, cnt, hd, rows);
+        attn_scores_512(rows, (size_t)hd, cnt, q, group, hd, scale, out + t0, ldo);
+    }
+}
+
+INLINE_AVX512 static inline void attn_wsum_f16_body(const uint16_t *v, size_t stride, int32_t n,
+                                                    const float *a, size_t lda, int group,
+                                                    int hd, float *out, const int nc)
+{
+    float rows[ATTN_F16_ROWS * 256];
+    memset(out, 0, (size_t)group * (size_t)hd * sizeof *out);
+    for (int32_t t0 = 0; t0 < n; t0 += ATTN_F16_ROWS) {
+        int32_t cnt = n - t0 < ATTN_F16_ROWS ? n - t0 : ATTN_F16_ROWS;
+        widen_rows(v + (size_t)t0 * stride, stride, cnt, hd, rows);
+        int g = 0;
+        for (; g + 2 <= group; g += 2)
+            wsum_rows(rows, (size_t)hd, 0, cnt, a + (size_t)g * lda + t0,
+                      a + (size_t)(g + 1) * lda + t0, out + (size_t)g * (size_t)hd,
+                      out + (size_t)(g + 1) * (size_t)hd, nc, 1);
+        if (g < group)
+            wsum_rows(rows, (size_t)hd, 0, cnt, a + (size_t)g * lda + t0, NULL,
+                      out + (size_t)g * (size_t)hd, NULL, nc, 0);
+    }
+}
+
+AVX512 static void attn_wsum_f16_512(const void *v, size_t stride, int32_t n, const float *a,
+                                     size_t lda, int group, int hd, float *out)
+{
+    if (hd == 64)
+        attn_wsum_f16_body(v, stride, n, a, lda, group, hd, out, 4);
+    else if (hd == 128)
+        attn_wsum_f16_body(v, stride, n, a, lda, group, hd, out, 8);
+    else
+        attn_wsum_f16_body(v, stride, n, a, lda, group, hd, out, hd / 16);
+}
+
+int tb_attn_x86(tb_isa isa, int hd, int kv_f16, tb_attn_scores_fn *scores,
+                tb_attn_wsum_fn *wsum);
+int tb_attn_x86(tb_isa isa, int hd, int kv_f16, tb_attn_scores_fn *scores,
+                tb_attn_wsum_fn *wsum)
 {
     if (isa < TB_ISA_AVX512 || hd % 16 != 0 || hd > 256 || hd == 0)
         return -1;
-    *scores = attn_scores_512;
-    *wsum = attn_wsum_512;
+    *scores = kv_f16 ? attn_scores_f16_512 : attn_scores_512;
+    *wsum = kv_f16 ? attn_wsum_f16_512 : attn_wsum_512;
     return 0;
 }
 

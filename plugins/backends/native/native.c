@@ -26,6 +26,9 @@ static const tb_param native_params[] = {
     {"compute", TB_PARAM_ENUM, "auto", 0, 0, "auto|exact|f32|bf16",
      "batched products (prefill, scoring): oneDNN bf16 or f32, or exact (the engine's "
      "kernels: bit-identical at any batch size); auto: bf16 where the CPU has it", 0},
+    {"kv_cache", TB_PARAM_ENUM, "f32", 0, 0, "f32|f16",
+     "element type of the key/value cache; f16 halves its memory and what attention reads "
+     "per token (llama.cpp's default), rounding each cached value once", 0},
 };
 
 static tb_status native_create(const tb_host_api *api, tb_host *host,
@@ -39,8 +42,10 @@ static tb_status native_create(const tb_host_api *api, tb_host *host,
     be->api = api;
     be->host = host;
     int64_t threads = 0, ctx = 0, batch = 16;
-    const char *isa = "auto", *compute = "auto";
+    const char *isa = "auto", *compute = "auto", *kv_cache = "f32";
     api->config_string(cfg, "compute", &compute);
+    api->config_string(cfg, "kv_cache", &kv_cache);
+    be->kv_f16 = strcmp(kv_cache, "f16") == 0;
     be->compute = !strcmp(compute, "exact") ? TB_COMPUTE_EXACT
                   : !strcmp(compute, "f32") ? TB_COMPUTE_F32
                   : !strcmp(compute, "bf16") || tb_dnnl_has_bf16() ? TB_COMPUTE_BF16
@@ -110,8 +115,10 @@ static tb_status native_open(void *self, const tb_backend_open_args *args,
     }
     if (st == TB_OK)
         st = tb_engine_init(&s->eng, s->model, be->threads, be->isa, err);
-    if (st == TB_OK)
+    if (st == TB_OK) {
         s->eng.compute = be->compute;
+        tb_engine_kv_f16(&s->eng, be->kv_f16);
+    }
     if (st == TB_OK) {
         s->n_ctx = be->ctx > 0 ? be->ctx : s->model->params.n_ctx_train;
         if (s->n_ctx <= 0)
@@ -132,8 +139,9 @@ static tb_status native_open(void *self, const tb_backend_open_args *args,
     }
     static const char *const compute_names[] = {"exact", "oneDNN f32", "oneDNN bf16"};
     be->api->log(be->host, TB_LOG_DEBUG, "native: %s, %d threads, %s kernels, %s batched "
-                 "products, ctx %d", args->model_path, be->threads, tb_isa_name(be->isa),
-                 compute_names[be->compute], s->n_ctx);
+                 "products, ctx %d, %s cache", args->model_path, be->threads,
+                 tb_isa_name(be->isa), compute_names[be->compute], s->n_ctx,
+                 be->kv_f16 ? "f16" : "f32");
     *out = s;
     return TB_OK;
 }

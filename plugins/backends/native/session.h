@@ -20,6 +20,7 @@ typedef struct native_backend {
     int32_t batch;   /* sequences decoded together, rows per forward */
     tb_isa isa;
     tb_compute compute;
+    int kv_f16; /* the kv_cache option */
 } native_backend;
 
 typedef struct native_session {
