@@ -11,8 +11,8 @@
  * one prefill of N tokens through the exact kernels and through oneDNN
  * bf16, then N decode steps in 8 rounds.  The decode limit is the read
  * bandwidth divided by the weight bytes one token reads.  The bandwidth
- * is probed just before every round, so each round's ratio compares
- * figures taken side by side on this drifting VM; the table prints their
+ * is probed just before and just after every round, so each round's
+ * ratio compares figures taken side by side on this drifting VM; the table prints their
  * median, and beside it the ratio against the best probe ever seen (the
  * pessimistic bound), and where a decode step's time goes.  Models are
  * written to DIR on first use.
@@ -88,6 +88,13 @@ static double probe_pass(const probe *p)
     volatile float sink = total;
     (void)sink;
     return (double)(p->n * sizeof *p->a) / dt / 1e9;
+}
+
+/* Two passes, time-weighted; GB/s. */
+static double probe_pair(const probe *p)
+{
+    double p1 = probe_pass(p), p2 = probe_pass(p);
+    return 2.0 / (1.0 / p1 + 1.0 / p2);
 }
 
 /* The best of five passes; GB/s. */
@@ -190,12 +197,11 @@ static int run_decode(tb_engine *e, tb_kv *kv, int32_t start, int32_t n, float *
     int32_t tok = 1, seq = 0, done = 0;
     double total = 0, bws[DECODE_ROUNDS], ratios[DECODE_ROUNDS];
     int rounds = 0;
+    double before = probe_pair(pr);
     for (int k = 0; k < DECODE_ROUNDS && done < n; k++) {
         int32_t m = (n - done) / (DECODE_ROUNDS - k);
         if (m < 1)
             m = 1;
-        double p1 = probe_pass(pr), p2 = probe_pass(pr);
-        double bw = 2.0 / (1.0 / p1 + 1.0 / p2); /* time-weighted */
         double t0 = tb_now_monotonic();
         for (int32_t i = 0; i < m; i++, done++) {
             int32_t pos = start + done;
@@ -206,6 +212,11 @@ static int run_decode(tb_engine *e, tb_kv *kv, int32_t start, int32_t n, float *
         }
         double dt = tb_now_monotonic() - t0;
         total += dt;
+        /* The round's bandwidth: the probes on both sides of it (the
+         * "after" pair is the next round's "before"), time-weighted. */
+        double after = probe_pair(pr);
+        double bw = 2.0 / (1.0 / before + 1.0 / after);
+        before = after;
         bws[rounds] = bw;
         ratios[rounds++] = (double)m * bytes_per_token / dt / 1e9 / bw;
     }
