@@ -290,6 +290,29 @@ static void test_batch_and_threads_invariant(void)
     free(path);
 }
 
+/* A cache made before the engine switched to f16 is refused, not
+ * misread. */
+static void check_stale_cache_refused(const char *path)
+{
+    tb_model *m = NULL;
+    tb_error err;
+    CU_ASSERT_EQUAL_FATAL(tb_model_open(path, NULL, &m, &err), TB_OK);
+    tb_engine e;
+    tb_kv kv;
+    CU_ASSERT_EQUAL_FATAL(tb_engine_init(&e, m, 1, tb_isa_detect(), &err), TB_OK);
+    CU_ASSERT_EQUAL_FATAL(tb_kv_init(&kv, &e, 8, &err), TB_OK);
+    tb_engine_kv_f16(&e, 1);
+    int32_t tok = 1, seq = 0, pos = 0;
+    tb_batch b = {1, &tok, &seq, &pos, NULL};
+    float *logits = malloc(512 * sizeof *logits);
+    CU_ASSERT_EQUAL(tb_engine_forward(&e, &kv, &b, logits, &err), TB_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "f32 KV cache"));
+    free(logits);
+    tb_kv_free(&kv);
+    tb_engine_free(&e);
+    tb_model_close(m);
+}
+
 /* An f16 cache: logits move by the rounding of the cached keys and
  * values (so differ from the f32 cache's, but only slightly) and stay
  * bit-identical across batch sizes and threads; for heads the SIMD
@@ -321,6 +344,8 @@ static void test_kv_f16(void)
         CU_ASSERT(worst < 1e-2 * big);
         free(f32);
         free(whole);
+        if (c == 0)
+            check_stale_cache_refused(path);
     }
 }
 

@@ -645,6 +645,12 @@ static tb_status check_batch(const tb_engine *e, tb_kv *caches, const tb_batch *
                      "context of %d tokens", b->pos[r], kv->n_ctx);
             return TB_ERR_INVALID;
         }
+        if (kv->f16 != e->kv_f16) {
+            snprintf(err->message, sizeof err->message, "native: a %s KV cache was given to an "
+                     "engine set for %s caches", kv->f16 ? "f16" : "f32",
+                     e->kv_f16 ? "f16" : "f32");
+            return TB_ERR_INVALID;
+        }
         if (b->pos[r] + 1 > *max_ctx)
             *max_ctx = b->pos[r] + 1;
     }

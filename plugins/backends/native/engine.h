@@ -110,8 +110,9 @@ void tb_engine_free(tb_engine *e);
  * the default).  f16 halves the cache's memory and the bytes attention
  * reads per decoded token, as llama.cpp's default cache does; the
  * values are rounded once when stored, so results move by that rounding
- * and stay independent of batch size and threads.  Caches made before
- * keep their type and must not be used after a change. */
+ * and stay independent of batch size and threads (a value beyond
+ * f16's range, +-65504, becomes infinite).  Caches made before keep
+ * their type; a forward pass refuses them after a change. */
 void tb_engine_kv_f16(tb_engine *e, int on);
 
 tb_status tb_kv_init(tb_kv *kv, const tb_engine *e, int32_t n_ctx, tb_error *err);
