@@ -12,10 +12,10 @@
  * bf16, then N decode steps in 8 rounds.  The decode limit is the read
  * bandwidth divided by the weight bytes one token reads.  The bandwidth
  * is probed just before and just after every round, so each round's
- * ratio compares figures taken side by side on this drifting VM; the table prints their
- * median, and beside it the ratio against the best probe ever seen (the
- * pessimistic bound), and where a decode step's time goes.  Models are
- * written to DIR on first use.
+ * ratio compares figures taken side by side on this drifting VM; the
+ * table prints their median, and beside it the ratio against the best
+ * probe ever seen (the pessimistic bound), and where a decode step's time
+ * goes.  Models are written to DIR on first use.
  */
 #include <math.h>
 #include <omp.h>
