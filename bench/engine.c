@@ -9,12 +9,13 @@
  * For every preset x type x thread count, in a fresh child process (so
  * caches, lazily converted weights and peak memory belong to that row):
  * one prefill of N tokens through the exact kernels and through oneDNN
- * bf16, then N decode steps in 8 rounds.  The decode limit is the read
- * bandwidth divided by the weight bytes one token reads.  The bandwidth
- * is probed just before and just after every round, so each round's
- * ratio compares figures taken side by side on this drifting VM; the
- * table prints their median, and beside it the ratio against the best
- * probe ever seen (the pessimistic bound), and where a decode step's time
+ * bf16, then N decode steps.  The decode limit is the read bandwidth
+ * divided by the weight bytes one token reads.  Every decode step sits
+ * between two slices of the bandwidth probe that each read as many bytes
+ * as the step's weights, so each step's ratio compares figures taken tens
+ * of milliseconds apart on this drifting VM; the table prints the steps'
+ * median ratio and quartiles, beside it the ratio against the best probe
+ * ever seen (the pessimistic bound), and where a decode step's time
  * goes.  Models are written to DIR on first use.
  */
 #include <math.h>
@@ -36,8 +37,8 @@ typedef struct row {
     int threads;
     int kv_f16; /* --kv f16: the engine's f16 key/value cache */
     double prefill_exact, prefill_bf16, decode; /* tokens per second */
-    double weight_gb, limit, ratio;
-    double bandwidth;      /* median probe of the decode rounds (run_decode) */
+    double weight_gb, limit, ratio, ratio_p25, ratio_p75; /* steps' median, quartiles */
+    double bandwidth;      /* median probe slice around the decode steps */
     double peak_bandwidth; /* best of 5 probes in the row's process */
     double phase_ms[TB_PHASE_COUNT]; /* per decode step */
     double peak_mib;
@@ -54,12 +55,14 @@ typedef struct probe {
     float *a;
     size_t n;
     int threads;
+    size_t next; /* probe_slice: the chunk the next slice starts at */
 } probe;
 
 static int probe_init(probe *p, int threads)
 {
     p->n = (size_t)1 << 28;
     p->threads = threads;
+    p->next = 0;
     /* On 2 MiB pages with huge pages advised, as the engine keeps the
      * weights it streams (alloc_streamed), so the probe is not slowed by
      * TLB misses the decode does not have. */
@@ -90,11 +93,26 @@ static double probe_pass(const probe *p)
     return (double)(p->n * sizeof *p->a) / dt / 1e9;
 }
 
-/* Two passes, time-weighted; GB/s. */
-static double probe_pair(const probe *p)
+/* A slice of at least `bytes`, in the probe's 256 KiB chunks, from where
+ * the last slice ended (wrapping around the buffer, which is larger than
+ * the caches, so every slice streams from memory); GB/s. */
+static double probe_slice(probe *p, double bytes)
 {
-    double p1 = probe_pass(p), p2 = probe_pass(p);
-    return 2.0 / (1.0 / p1 + 1.0 / p2);
+    tb_dot_fn dot = tb_dot_for(0, tb_isa_detect());
+    size_t chunk = 1 << 16, total_chunks = p->n / chunk, start = p->next;
+    size_t count = (size_t)(bytes / (double)(chunk * sizeof *p->a)) + 1;
+    float total = 0;
+    double t0 = tb_now_monotonic();
+#pragma omp parallel for num_threads(p->threads) reduction(+ : total) schedule(static)
+    for (size_t c = 0; c < count; c++) {
+        const float *a = p->a + (start + c) % total_chunks * chunk;
+        total += dot(a, a, (int64_t)chunk);
+    }
+    double dt = tb_now_monotonic() - t0;
+    volatile float sink = total;
+    (void)sink;
+    p->next = (start + count) % total_chunks;
+    return (double)(count * chunk * sizeof *p->a) / dt / 1e9;
 }
 
 /* The best of five passes; GB/s. */
@@ -184,46 +202,48 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Decoding in rounds, each just after two probe passes: the VM's
- * bandwidth drifts by tens of percent within seconds, so a ratio is only
- * meaningful between figures taken side by side.  r gets the overall
- * tokens/s, the median probe and the median of the rounds' ratios. */
-enum { DECODE_ROUNDS = 8 };
-
+/* Decoding with a probe slice before every step and after the last: the
+ * VM's bandwidth drifts by tens of percent within seconds, so a ratio is
+ * only meaningful between figures taken side by side.  A step's bandwidth
+ * is the mean of the slices on both sides, time-weighted (each reads the
+ * step's weight bytes).  r gets the overall tokens/s, the median slice
+ * and the steps' median ratio and quartiles. */
 static int run_decode(tb_engine *e, tb_kv *kv, int32_t start, int32_t n, float *logits,
-                      const probe *pr, double bytes_per_token, row *r)
+                      probe *pr, double bytes_per_token, row *r)
 {
     tb_error err;
-    int32_t tok = 1, seq = 0, done = 0;
-    double total = 0, bws[DECODE_ROUNDS], ratios[DECODE_ROUNDS];
-    int rounds = 0;
-    double before = probe_pair(pr);
-    for (int k = 0; k < DECODE_ROUNDS && done < n; k++) {
-        int32_t m = (n - done) / (DECODE_ROUNDS - k);
-        if (m < 1)
-            m = 1;
+    int32_t tok = 1, seq = 0;
+    double total = 0, *bws = tb_xcalloc((size_t)n, sizeof *bws);
+    double *ratios = tb_xcalloc((size_t)n, sizeof *ratios);
+    double before = probe_slice(pr, bytes_per_token);
+    int rc = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t pos = start + i;
+        tb_batch b = {1, &tok, &seq, &pos, NULL};
         double t0 = tb_now_monotonic();
-        for (int32_t i = 0; i < m; i++, done++) {
-            int32_t pos = start + done;
-            tb_batch b = {1, &tok, &seq, &pos, NULL};
-            if (tb_engine_forward(e, kv, &b, logits, &err) != TB_OK)
-                return -1;
-            tok = (tok * 7 + 3) % 200 + 3;
+        if (tb_engine_forward(e, kv, &b, logits, &err) != TB_OK) {
+            fprintf(stderr, "%s\n", err.message);
+            rc = -1;
+            break;
         }
         double dt = tb_now_monotonic() - t0;
         total += dt;
-        /* The round's bandwidth: the probes on both sides of it (the
-         * "after" pair is the next round's "before"), time-weighted. */
-        double after = probe_pair(pr);
-        double bw = 2.0 / (1.0 / before + 1.0 / after);
+        tok = (tok * 7 + 3) % 200 + 3;
+        double after = probe_slice(pr, bytes_per_token);
+        bws[i] = 2.0 / (1.0 / before + 1.0 / after);
+        ratios[i] = bytes_per_token / dt / 1e9 / bws[i];
         before = after;
-        bws[rounds] = bw;
-        ratios[rounds++] = (double)m * bytes_per_token / dt / 1e9 / bw;
     }
-    r->decode = (double)done / total;
-    r->bandwidth = median(bws, rounds);
-    r->ratio = median(ratios, rounds);
-    return 0;
+    if (rc == 0 && n > 0) {
+        r->decode = (double)n / total;
+        r->bandwidth = median(bws, n);
+        r->ratio = median(ratios, n); /* sorts ratios */
+        r->ratio_p25 = ratios[(n - 1) / 4];
+        r->ratio_p75 = ratios[(3 * (n - 1) + 3) / 4];
+    }
+    free(bws);
+    free(ratios);
+    return rc;
 }
 
 static void measure(const char *path, int threads, int32_t prefill, int32_t decode, row *r)
@@ -360,7 +380,8 @@ int main(int argc, char **argv)
     printf("\nKV cache: %s\n", kv_f16 ? "f16" : "f32");
     printf("\n| model | type | threads | prefill %d exact (tok/s) | prefill %d oneDNN bf16 (tok/s) "
            "| bf16/exact | decode (tok/s) | weights read/token (GB) | bandwidth, paired (GB/s) "
-           "| decode limit (tok/s) | reached | best probe (GB/s) | reached vs best "
+           "| decode limit (tok/s) | reached: median of steps (quartiles) | best probe (GB/s) "
+           "| reached vs best "
            "| ms/token: matmul / attention / other / head | peak RSS (MiB) |\n",
            prefill, prefill);
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -397,11 +418,13 @@ int main(int argc, char **argv)
                 double peak = r.peak_bandwidth > bw[k] ? r.peak_bandwidth : bw[k];
                 r.limit = r.bandwidth / r.weight_gb;
                 double vs_peak = r.decode / (peak / r.weight_gb);
-                printf("| %s | %s | %d | %.1f | %.1f | %.1fx | %.2f | %.3f | %.1f | %.2f | %.0f%% | "
+                printf("| %s | %s | %d | %.1f | %.1f | %.1fx | %.2f | %.3f | %.1f | %.2f | "
+                       "%.0f%% (%.0f-%.0f%%) | "
                        "%.1f | %.0f%% | %.1f / %.2f / %.2f / %.2f | %.0f |\n",
                        r.preset, r.type, r.threads, r.prefill_exact, r.prefill_bf16,
                        r.prefill_bf16 / r.prefill_exact, r.decode, r.weight_gb, r.bandwidth,
-                       r.limit, 100 * r.ratio, peak, 100 * vs_peak, r.phase_ms[TB_PHASE_MATMUL],
+                       r.limit, 100 * r.ratio, 100 * r.ratio_p25, 100 * r.ratio_p75, peak,
+                       100 * vs_peak, r.phase_ms[TB_PHASE_MATMUL],
                        r.phase_ms[TB_PHASE_ATTENTION], r.phase_ms[TB_PHASE_OTHER],
                        r.phase_ms[TB_PHASE_HEAD], r.peak_mib);
                 fflush(stdout);
@@ -409,13 +432,14 @@ int main(int argc, char **argv)
                               "\"prefill_exact_tps\":%.3f,\"prefill_bf16_tps\":%.3f,"
                               "\"decode_tps\":%.3f,\"weight_gb_per_token\":%.4f,"
                               "\"bandwidth_gbs\":%.2f,\"decode_limit_tps\":%.3f,"
-                              "\"decode_ratio\":%.4f,\"peak_bandwidth_gbs\":%.2f,"
+                              "\"decode_ratio\":%.4f,\"decode_ratio_p25\":%.4f,"
+                              "\"decode_ratio_p75\":%.4f,\"peak_bandwidth_gbs\":%.2f,"
                               "\"decode_ratio_vs_peak\":%.4f,\"decode_ms\":{\"matmul\":%.3f,"
                               "\"attention\":%.3f,\"other\":%.3f,\"head\":%.3f},"
                               "\"peak_rss_mib\":%.0f,\"kv_cache\":\"%s\"}",
                               first ? "" : ",", r.preset, r.type, r.threads, r.prefill_exact,
                               r.prefill_bf16, r.decode, r.weight_gb, r.bandwidth, r.limit, r.ratio,
-                              peak, vs_peak, r.phase_ms[TB_PHASE_MATMUL],
+                              r.ratio_p25, r.ratio_p75, peak, vs_peak, r.phase_ms[TB_PHASE_MATMUL],
                               r.phase_ms[TB_PHASE_ATTENTION], r.phase_ms[TB_PHASE_OTHER],
                               r.phase_ms[TB_PHASE_HEAD], r.peak_mib, r.kv_f16 ? "f16" : "f32");
                 first = 0;

@@ -627,6 +627,70 @@ static void test_activation_quantization_exact(void)
     CU_ASSERT_EQUAL(q[96 + 19], 2);
 }
 
+/* The fused int8 products (q, k, v in one region): parts of odd sizes
+ * whose concatenation ends in an odd partial chunk, with biases, two
+ * activation rows, 1 and 2 threads.  Every output must be exactly its own
+ * dot call on the quantized row plus its bias: no row skipped, computed
+ * twice into the wrong place, or sent to the wrong part. */
+static void test_matmul_parts_exact(void)
+{
+    enum { IN = 64, M = 2 };
+    static const int64_t outs[3] = {131, 1, 135}; /* 267 rows: 128 + 128 + 11 */
+    tb_isa best = tb_isa_detect();
+    tb_dot_q8_fn dot = tb_dot_q8_for(TB_DTYPE_Q8_0, best);
+    uint64_t rb = tb_ggml_row_bytes(TB_DTYPE_Q8_0, IN);
+    tb_rng r;
+    tb_rng_seed(&r, 5);
+    float x[M * IN];
+    for (int i = 0; i < M * IN; i++)
+        x[i] = (float)(tb_rng_uniform(&r) - 0.5);
+    uint8_t *w[3];
+    float *bias[3], *y[3];
+    for (int p = 0; p < 3; p++) {
+        w[p] = malloc((size_t)rb * (size_t)outs[p]);
+        bias[p] = malloc((size_t)outs[p] * sizeof(float));
+        y[p] = malloc((size_t)(M * outs[p]) * sizeof(float));
+        for (int64_t o = 0; o < outs[p]; o++) {
+            float row[IN];
+            for (int i = 0; i < IN; i++)
+                row[i] = (float)(tb_rng_uniform(&r) - 0.5);
+            CU_ASSERT_EQUAL(tb_quantize_row(TB_DTYPE_Q8_0, row, w[p] + (size_t)o * rb, IN), 0);
+            bias[p][o] = (float)o;
+        }
+    }
+    int8_t xq[M * IN];
+    float xd[M * IN / 32];
+    int32_t xs[M * IN / 32];
+    for (int m = 0; m < M; m++) {
+        tb_xq8 xv = {xq + m * IN, xd + m * IN / 32, xs + m * IN / 32};
+        tb_quantize_x_q8(x + m * IN, IN, &xv);
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        tb_q8_part parts[3];
+        for (int p = 0; p < 3; p++) {
+            for (int64_t i = 0; i < M * outs[p]; i++)
+                y[p][i] = NAN;
+            parts[p] = (tb_q8_part){w[p], rb, outs[p], y[p], outs[p], p == 1 ? NULL : bias[p]};
+        }
+        CU_ASSERT_EQUAL(tb_matmul_q8_parts(dot, parts, 3, IN, x, M, threads, 0), 0);
+        int bad = 0;
+        for (int p = 0; p < 3; p++)
+            for (int m = 0; m < M; m++)
+                for (int64_t o = 0; o < outs[p]; o++) {
+                    float want = dot(w[p] + (size_t)o * rb, xq + m * IN, xd + m * IN / 32,
+                                     xs + m * IN / 32, IN) +
+                                 (p == 1 ? 0.0f : bias[p][o]);
+                    bad += memcmp(&y[p][m * outs[p] + o], &want, sizeof want) != 0;
+                }
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+    for (int p = 0; p < 3; p++) {
+        free(w[p]);
+        free(bias[p]);
+        free(y[p]);
+    }
+}
+
 static void test_perplexity_three_ways(void)
 {
     char *path = tb_test_shared_path("models/stories260K/stories260K.gguf");
@@ -912,6 +976,7 @@ int tb_test_register(void)
         {"logits independent of batch size and threads", test_batch_and_threads_invariant},
         {"kernels match dequantize-then-f32", test_kernels_match_dequantized},
         {"activation quantization is exact", test_activation_quantization_exact},
+        {"fused int8 products: every output is its own dot", test_matmul_parts_exact},
         {"attention kernels match double sums", test_attention_kernels},
         {"f16 KV cache: close to f32, batch-invariant", test_kv_f16},
         {"SwiGLU and softmax kernels match expf", test_elementwise_kernels},

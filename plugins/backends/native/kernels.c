@@ -439,6 +439,23 @@ static const tb_q8_part *part_of(const tb_q8_part *parts, int n_parts, int64_t *
     return &parts[p];
 }
 
+/* One core keeps more of its memory reads in flight when it streams two
+ * runs of weight rows at once than one: the hardware prefetcher follows
+ * each run on its own, and each pauses where a page ends.  So the threads
+ * take chunks of TB_CHUNK_ROWS rows and walk each chunk's two halves in
+ * turn.  Every output is still one dot call; only the order changes.
+ * Decoding the 1.1B shape, this gained 4-9% tokens/s over one run per
+ * chunk of 64 (doc/performance.md). */
+enum { TB_CHUNK_ROWS = 128 };
+
+/* The k-th row visited (k < hi - lo) in the chunk [lo, hi): rows lo,
+ * lo + half, lo + 1, lo + half + 1, ... */
+static inline int64_t chunk_row(int64_t lo, int64_t hi, int64_t k)
+{
+    int64_t half = (hi - lo + 1) / 2;
+    return lo + k / 2 + (k & 1) * half;
+}
+
 int tb_matmul_q8_parts(tb_dot_q8_fn dot, const tb_q8_part *parts, int n_parts, int64_t in,
                        const float *x, int64_t M, int threads, int interleave)
 {
@@ -469,15 +486,19 @@ int tb_matmul_q8_parts(tb_dot_q8_fn dot, const tb_q8_part *parts, int n_parts, i
         tile = 1;
     for (int64_t m0 = 0; m0 < M; m0 += tile) {
         int64_t m1 = m0 + tile < M ? m0 + tile : M;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 64) if (threads > 1 && out * (m1 - m0) * in > 65536)
-        for (int64_t o = 0; o < out; o++) {
-            int64_t r = o;
-            const tb_q8_part *pt = part_of(parts, n_parts, &r);
-            const void *row = (const uint8_t *)pt->w + (uint64_t)r * pt->row_bytes;
-            float b = pt->bias ? pt->bias[r] : 0.0f;
-            for (int64_t m = m0; m < m1; m++)
-                pt->y[m * pt->ldy + r] = dot(row, q + m * in, d + (size_t)m * nb,
-                                             sm + (size_t)m * nb, in) + b;
+        int64_t chunks = (out + TB_CHUNK_ROWS - 1) / TB_CHUNK_ROWS;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && out * (m1 - m0) * in > 65536)
+        for (int64_t c = 0; c < chunks; c++) {
+            int64_t lo = c * TB_CHUNK_ROWS, hi = lo + TB_CHUNK_ROWS < out ? lo + TB_CHUNK_ROWS : out;
+            for (int64_t k = 0; k < hi - lo; k++) {
+                int64_t r = chunk_row(lo, hi, k);
+                const tb_q8_part *pt = part_of(parts, n_parts, &r);
+                const void *row = (const uint8_t *)pt->w + (uint64_t)r * pt->row_bytes;
+                float b = pt->bias ? pt->bias[r] : 0.0f;
+                for (int64_t m = m0; m < m1; m++)
+                    pt->y[m * pt->ldy + r] = dot(row, q + m * in, d + (size_t)m * nb,
+                                                 sm + (size_t)m * nb, in) + b;
+            }
         }
     }
     free(q);
