@@ -627,68 +627,145 @@ static void test_activation_quantization_exact(void)
     CU_ASSERT_EQUAL(q[96 + 19], 2);
 }
 
+/* The two-row kernels against two calls of their one-row twins, bit for
+ * bit: widths of whole groups of 16 blocks, a partial last group (11008,
+ * 544), only a partial group (416), an odd number of blocks (1056), rows
+ * that do not start on a cache line. */
+static void test_dot2_equals_dot(void)
+{
+    static const uint32_t types[2] = {TB_DTYPE_Q4_0, TB_DTYPE_Q8_0};
+    static const int64_t widths[] = {416, 544, 1056, 2048, 11008};
+    tb_isa best = tb_isa_detect();
+    tb_rng r;
+    tb_rng_seed(&r, 9);
+    int tried = 0, bad = 0;
+    for (int t = 0; t < 2; t++) {
+        tb_packing pk;
+        if (tb_packing_for(types[t], best, &pk) != 0)
+            continue;
+        tb_dot2_q8_fn dot2 = tb_dot2_q8_for(pk.dot);
+        CU_ASSERT_PTR_NOT_NULL(dot2);
+        CU_ASSERT_PTR_NULL(tb_dot2_q8_for(tb_dot_q8_for(types[t], best)));
+        if (!dot2)
+            continue;
+        for (size_t k = 0; k < TB_ARRAY_LEN(widths); k++) {
+            int64_t n = widths[k];
+            uint64_t plain = tb_ggml_row_bytes(types[t], n), rb = pk.row_bytes(n);
+            float *x = malloc((size_t)n * sizeof *x), *row = malloc((size_t)n * sizeof *row);
+            uint8_t *src = malloc((size_t)plain * 2), *buf = malloc((size_t)rb * 2 + 1);
+            for (int w = 0; w < 2; w++) {
+                for (int64_t i = 0; i < n; i++)
+                    row[i] = (float)(tb_rng_uniform(&r) - 0.5);
+                tb_quantize_row(types[t], row, src + (size_t)w * plain, n);
+            }
+            for (int64_t i = 0; i < n; i++)
+                x[i] = (float)(tb_rng_uniform(&r) - 0.5);
+            pk.pack(src, 2, n, buf + 1);
+            int8_t *xq = malloc((size_t)n);
+            float *xd = malloc((size_t)n / 32 * sizeof *xd);
+            int32_t *xs = malloc((size_t)n / 32 * sizeof *xs);
+            tb_xq8 xv = {xq, xd, xs};
+            tb_quantize_x_q8(x, n, &xv);
+            const uint8_t *w0 = buf + 1, *w1 = buf + 1 + rb;
+            float two[2], a = pk.dot(w0, xq, xd, xs, n), b = pk.dot(w1, xq, xd, xs, n);
+            dot2(w0, w1, xq, xd, xs, n, two);
+            bad += memcmp(&two[0], &a, sizeof a) != 0;
+            bad += memcmp(&two[1], &b, sizeof b) != 0;
+            dot2(w1, w0, xq, xd, xs, n, two); /* and with the rows swapped */
+            bad += memcmp(&two[0], &b, sizeof b) != 0;
+            bad += memcmp(&two[1], &a, sizeof a) != 0;
+            tried++;
+            free(x);
+            free(row);
+            free(src);
+            free(buf);
+            free(xq);
+            free(xd);
+            free(xs);
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    if (best == TB_ISA_AVX512_VNNI)
+        CU_ASSERT_EQUAL(tried, 10);
+}
+
 /* The fused int8 products (q, k, v in one region): parts of odd sizes
  * whose concatenation ends in an odd partial chunk, with biases, two
- * activation rows, 1 and 2 threads.  Every output must be exactly its own
- * dot call on the quantized row plus its bias: no row skipped, computed
- * twice into the wrong place, or sent to the wrong part. */
+ * activation rows, 1 and 2 threads, through the plain Q8_0 kernel and
+ * the packed one (which has a two-row twin).  Every output must be
+ * exactly its own one-row dot call on the quantized row plus its bias: no
+ * row skipped, computed twice into the wrong place, or sent to the wrong
+ * part. */
 static void test_matmul_parts_exact(void)
 {
-    enum { IN = 64, M = 2 };
+    enum { IN = 1056, M = 2 }; /* 33 blocks: two whole groups and one */
     static const int64_t outs[3] = {131, 1, 135}; /* 267 rows: 128 + 128 + 11 */
     tb_isa best = tb_isa_detect();
-    tb_dot_q8_fn dot = tb_dot_q8_for(TB_DTYPE_Q8_0, best);
-    uint64_t rb = tb_ggml_row_bytes(TB_DTYPE_Q8_0, IN);
+    tb_packing pk;
+    int have_packed = tb_packing_for(TB_DTYPE_Q8_0, best, &pk) == 0;
+    uint64_t plain = tb_ggml_row_bytes(TB_DTYPE_Q8_0, IN);
     tb_rng r;
     tb_rng_seed(&r, 5);
-    float x[M * IN];
+    float *x = malloc(M * IN * sizeof *x), row[IN];
     for (int i = 0; i < M * IN; i++)
         x[i] = (float)(tb_rng_uniform(&r) - 0.5);
-    uint8_t *w[3];
+    uint8_t *w[3], *wp[3];
     float *bias[3], *y[3];
     for (int p = 0; p < 3; p++) {
-        w[p] = malloc((size_t)rb * (size_t)outs[p]);
+        w[p] = malloc((size_t)plain * (size_t)outs[p]);
+        wp[p] = have_packed ? malloc((size_t)pk.row_bytes(IN) * (size_t)outs[p]) : NULL;
         bias[p] = malloc((size_t)outs[p] * sizeof(float));
         y[p] = malloc((size_t)(M * outs[p]) * sizeof(float));
         for (int64_t o = 0; o < outs[p]; o++) {
-            float row[IN];
             for (int i = 0; i < IN; i++)
                 row[i] = (float)(tb_rng_uniform(&r) - 0.5);
-            CU_ASSERT_EQUAL(tb_quantize_row(TB_DTYPE_Q8_0, row, w[p] + (size_t)o * rb, IN), 0);
+            CU_ASSERT_EQUAL(tb_quantize_row(TB_DTYPE_Q8_0, row, w[p] + (size_t)o * plain, IN), 0);
             bias[p][o] = (float)o;
         }
+        if (have_packed)
+            pk.pack(w[p], outs[p], IN, wp[p]);
     }
-    int8_t xq[M * IN];
+    int8_t *xq = malloc(M * IN);
     float xd[M * IN / 32];
     int32_t xs[M * IN / 32];
     for (int m = 0; m < M; m++) {
         tb_xq8 xv = {xq + m * IN, xd + m * IN / 32, xs + m * IN / 32};
         tb_quantize_x_q8(x + m * IN, IN, &xv);
     }
-    for (int threads = 1; threads <= 2; threads++) {
-        tb_q8_part parts[3];
-        for (int p = 0; p < 3; p++) {
-            for (int64_t i = 0; i < M * outs[p]; i++)
-                y[p][i] = NAN;
-            parts[p] = (tb_q8_part){w[p], rb, outs[p], y[p], outs[p], p == 1 ? NULL : bias[p]};
+    for (int kind = 0; kind < 1 + have_packed; kind++) {
+        tb_dot_q8_fn dot = kind ? pk.dot : tb_dot_q8_for(TB_DTYPE_Q8_0, best);
+        uint64_t rb = kind ? pk.row_bytes(IN) : plain;
+        uint8_t **ws = kind ? wp : w;
+        CU_ASSERT_EQUAL(tb_dot2_q8_for(dot) != NULL, kind == 1);
+        for (int threads = 1; threads <= 2; threads++) {
+            tb_q8_part parts[3];
+            for (int p = 0; p < 3; p++) {
+                for (int64_t i = 0; i < M * outs[p]; i++)
+                    y[p][i] = NAN;
+                parts[p] = (tb_q8_part){ws[p], rb, outs[p], y[p], outs[p],
+                                        p == 1 ? NULL : bias[p]};
+            }
+            CU_ASSERT_EQUAL(tb_matmul_q8_parts(dot, parts, 3, IN, x, M, threads, 0), 0);
+            int bad = 0;
+            for (int p = 0; p < 3; p++)
+                for (int m = 0; m < M; m++)
+                    for (int64_t o = 0; o < outs[p]; o++) {
+                        float want = dot(ws[p] + (size_t)o * rb, xq + m * IN, xd + m * IN / 32,
+                                         xs + m * IN / 32, IN) +
+                                     (p == 1 ? 0.0f : bias[p][o]);
+                        bad += memcmp(&y[p][m * outs[p] + o], &want, sizeof want) != 0;
+                    }
+            CU_ASSERT_EQUAL(bad, 0);
         }
-        CU_ASSERT_EQUAL(tb_matmul_q8_parts(dot, parts, 3, IN, x, M, threads, 0), 0);
-        int bad = 0;
-        for (int p = 0; p < 3; p++)
-            for (int m = 0; m < M; m++)
-                for (int64_t o = 0; o < outs[p]; o++) {
-                    float want = dot(w[p] + (size_t)o * rb, xq + m * IN, xd + m * IN / 32,
-                                     xs + m * IN / 32, IN) +
-                                 (p == 1 ? 0.0f : bias[p][o]);
-                    bad += memcmp(&y[p][m * outs[p] + o], &want, sizeof want) != 0;
-                }
-        CU_ASSERT_EQUAL(bad, 0);
     }
     for (int p = 0; p < 3; p++) {
         free(w[p]);
+        free(wp[p]);
         free(bias[p]);
         free(y[p]);
     }
+    free(x);
+    free(xq);
 }
 
 static void test_perplexity_three_ways(void)
@@ -976,6 +1053,7 @@ int tb_test_register(void)
         {"logits independent of batch size and threads", test_batch_and_threads_invariant},
         {"kernels match dequantize-then-f32", test_kernels_match_dequantized},
         {"activation quantization is exact", test_activation_quantization_exact},
+        {"two-row int8 kernels equal two one-row calls", test_dot2_equals_dot},
         {"fused int8 products: every output is its own dot", test_matmul_parts_exact},
         {"attention kernels match double sums", test_attention_kernels},
         {"f16 KV cache: close to f32, batch-invariant", test_kv_f16},

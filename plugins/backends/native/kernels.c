@@ -401,7 +401,18 @@ void tb_q8_0_pack(const void *src, int64_t rows, int64_t n, void *dst)
 
 #ifdef TB_HAVE_X86_KERNELS
 tb_dot_q8_fn tb_dot_q8_packed_x86(uint32_t type, tb_isa isa);
+tb_dot2_q8_fn tb_dot2_q8_x86(tb_dot_q8_fn dot);
 #endif
+
+tb_dot2_q8_fn tb_dot2_q8_for(tb_dot_q8_fn dot)
+{
+#ifdef TB_HAVE_X86_KERNELS
+    return tb_dot2_q8_x86(dot);
+#else
+    (void)dot;
+    return NULL;
+#endif
+}
 
 int tb_packing_for(uint32_t type, tb_isa isa, tb_packing *out)
 {
@@ -442,18 +453,21 @@ static const tb_q8_part *part_of(const tb_q8_part *parts, int n_parts, int64_t *
 /* One core keeps more of its memory reads in flight when it streams two
  * runs of weight rows at once than one: the hardware prefetcher follows
  * each run on its own, and each pauses where a page ends.  So the threads
- * take chunks of TB_CHUNK_ROWS rows and walk each chunk's two halves in
- * turn.  Every output is still one dot call; only the order changes.
- * Decoding the 1.1B shape, this gained 4-9% tokens/s over one run per
- * chunk of 64 (doc/performance.md). */
+ * take chunks of TB_CHUNK_ROWS rows and read row j of the chunk's first
+ * half beside row j of its second half, through the kernel's two-row twin
+ * when it has one.  Every output is still the one-row routine's result;
+ * only the order of work changes.  Decoding the 1.1B shape, the two
+ * halves in turn gained 4-9% tokens/s over one run per chunk of 64, and
+ * the two-row kernels about 5% more (doc/performance.md). */
 enum { TB_CHUNK_ROWS = 128 };
 
-/* The k-th row visited (k < hi - lo) in the chunk [lo, hi): rows lo,
- * lo + half, lo + 1, lo + half + 1, ... */
-static inline int64_t chunk_row(int64_t lo, int64_t hi, int64_t k)
+/* Row o of the parts' concatenation: where its weights are, and its part. */
+static const void *row_of(const tb_q8_part *parts, int n_parts, int64_t o, int64_t *r,
+                          const tb_q8_part **pt)
 {
-    int64_t half = (hi - lo + 1) / 2;
-    return lo + k / 2 + (k & 1) * half;
+    *r = o;
+    *pt = part_of(parts, n_parts, r);
+    return (const uint8_t *)(*pt)->w + (uint64_t)*r * (*pt)->row_bytes;
 }
 
 int tb_matmul_q8_parts(tb_dot_q8_fn dot, const tb_q8_part *parts, int n_parts, int64_t in,
@@ -481,6 +495,7 @@ int tb_matmul_q8_parts(tb_dot_q8_fn dot, const tb_q8_part *parts, int n_parts, i
     int64_t out = 0;
     for (int p = 0; p < n_parts; p++)
         out += parts[p].out;
+    tb_dot2_q8_fn dot2 = tb_dot2_q8_for(dot);
     int64_t tile = (int64_t)(262144 / (in > 0 ? in : 1));
     if (tile < 1)
         tile = 1;
@@ -490,14 +505,28 @@ int tb_matmul_q8_parts(tb_dot_q8_fn dot, const tb_q8_part *parts, int n_parts, i
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && out * (m1 - m0) * in > 65536)
         for (int64_t c = 0; c < chunks; c++) {
             int64_t lo = c * TB_CHUNK_ROWS, hi = lo + TB_CHUNK_ROWS < out ? lo + TB_CHUNK_ROWS : out;
-            for (int64_t k = 0; k < hi - lo; k++) {
-                int64_t r = chunk_row(lo, hi, k);
-                const tb_q8_part *pt = part_of(parts, n_parts, &r);
-                const void *row = (const uint8_t *)pt->w + (uint64_t)r * pt->row_bytes;
-                float b = pt->bias ? pt->bias[r] : 0.0f;
-                for (int64_t m = m0; m < m1; m++)
-                    pt->y[m * pt->ldy + r] = dot(row, q + m * in, d + (size_t)m * nb,
-                                                 sm + (size_t)m * nb, in) + b;
+            int64_t half = (hi - lo + 1) / 2;
+            for (int64_t j = 0; j < half; j++) {
+                int64_t ra, rb = 0;
+                const tb_q8_part *pa, *pb = NULL;
+                const void *wa = row_of(parts, n_parts, lo + j, &ra, &pa);
+                int pair = lo + half + j < hi; /* an odd chunk's middle row is alone */
+                const void *wb = pair ? row_of(parts, n_parts, lo + half + j, &rb, &pb) : NULL;
+                for (int64_t m = m0; m < m1; m++) {
+                    const int8_t *xq = q + m * in;
+                    const float *xd = d + (size_t)m * nb;
+                    const int32_t *xs = sm + (size_t)m * nb;
+                    float o[2];
+                    if (pair && dot2) {
+                        dot2(wa, wb, xq, xd, xs, in, o);
+                    } else {
+                        o[0] = dot(wa, xq, xd, xs, in);
+                        o[1] = pair ? dot(wb, xq, xd, xs, in) : 0.0f;
+                    }
+                    pa->y[m * pa->ldy + ra] = o[0] + (pa->bias ? pa->bias[ra] : 0.0f);
+                    if (pair)
+                        pb->y[m * pb->ldy + rb] = o[1] + (pb->bias ? pb->bias[rb] : 0.0f);
+                }
             }
         }
     }

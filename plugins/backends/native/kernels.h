@@ -93,6 +93,15 @@ typedef struct tb_packing {
 /* 0 and *out filled when the type has a packed kernel on the ISA. */
 int tb_packing_for(uint32_t type, tb_isa isa, tb_packing *out);
 
+/* Two weight rows against one activation row: out[0] for w0, out[1] for
+ * w1, each bit-identical to the one-row routine it is the twin of.  A core
+ * reading two rows at once keeps more memory reads in flight, and loads
+ * each activation once for both. */
+typedef void (*tb_dot2_q8_fn)(const void *w0, const void *w1, const int8_t *xq,
+                              const float *xd, const int32_t *xs, int64_t n, float out[2]);
+/* The two-row twin of a one-row routine, or NULL when it has none. */
+tb_dot2_q8_fn tb_dot2_q8_for(tb_dot_q8_fn dot);
+
 /* Y[m][o] = dot(W row o, X[m]) (+ bias[o]) for m < M, o < out.
  * W has `out` rows of `in` weights of `type` (row_bytes each); X is M rows
  * of `in` floats (stride in); Y is M rows of `out` floats (stride ldy). */

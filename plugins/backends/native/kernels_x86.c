@@ -513,95 +513,182 @@ VNNI static inline void q4_0_partial_group(const uint8_t *qs, const uint16_t *d,
  * (converted at once) finish the group.  That is 22 vector operations
  * per 512 weights where a permute per four blocks took 32, and decoding
  * shares the core with the memory stalls.  The -8 offset is applied per
- * group from the activation sums. */
+ * group from the activation sums.
+ *
+ * A row's sums live in a q4_0_row, advanced one group at a time, so the
+ * one-row and the two-row routines (below) run the same operations on
+ * each row and give bit-identical results. */
+typedef struct q4_0_row {
+    const uint16_t *d;
+    const uint8_t *qs;
+    __m512 acc, acc0, acc1, corr;
+    float tail;
+} q4_0_row;
+
+VNNI static inline void q4_0_row_init(q4_0_row *r, const void *w, int64_t nb)
+{
+    int64_t nd = (nb + 31) / 32 * 32; /* tb_q4_0_pack's layout */
+    r->d = w;
+    r->qs = (const uint8_t *)w + nd * 2;
+    r->acc = r->acc0 = r->acc1 = r->corr = _mm512_setzero_ps();
+    r->tail = 0;
+}
+
+/* The group of blocks from i0 (a multiple of 16). */
+VNNI static inline void q4_0_row_group(q4_0_row *r, const int8_t *xq, const float *xd,
+                                       const int32_t *xs, int64_t i0, int64_t nb)
+{
+    int64_t cnt;
+    __mmask16 m;
+    __m512 S = group_scales(r->d, xd, i0, nb, &cnt, &m);
+    r->corr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, xs + i0)), S,
+                              r->corr);
+    if (cnt < 16) {
+        q4_0_partial_group(r->qs, r->d, xq, xd, i0, cnt, S, &r->acc0, &r->acc1, &r->tail);
+        return;
+    }
+    const __m512i mask = _mm512_set1_epi8(0x0f);
+    const uint8_t *g = r->qs + i0 * 16;
+    const int8_t *xg = xq + i0 * 32;
+    __m512i dlo = _mm512_setzero_si512(), dhi = dlo;
+    for (int j = 0; j < 4; j++) {
+        TB_PREFETCH(g + 64 * j);
+        __m512i v = _mm512_loadu_si512((const void *)(g + 64 * j));
+        dlo = _mm512_dpbusd_epi32(dlo, _mm512_and_si512(v, mask),
+                                  _mm512_loadu_si512((const void *)(xg + 128 * j)));
+        dhi = _mm512_dpbusd_epi32(dhi, _mm512_andnot_si512(mask, v),
+                                  _mm512_loadu_si512((const void *)(xg + 128 * j + 64)));
+    }
+    /* dhi holds 16 times the high nibbles' dots (they were not shifted
+     * down: the shifts would share port 0 with vpdpbusd); 16 dlo + dhi is
+     * exact in int32, and 1/16 of the scales is exact too. */
+    __m512i t16 = _mm512_add_epi32(_mm512_slli_epi32(dlo, 4), dhi);
+    r->acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t16), _mm512_mul_ps(S, _mm512_set1_ps(0.0625f)),
+                             r->acc);
+}
+
+VNNI static inline float q4_0_row_sum(const q4_0_row *r)
+{
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(r->acc0, r->acc1), r->acc)) +
+           r->tail - 8.0f * _mm512_reduce_add_ps(r->corr);
+}
+
 VNNI static float dot_q4_0_packed(const void *w, const int8_t *xq, const float *xd,
                                   const int32_t *xs, int64_t n)
 {
-    int64_t nb = n / 32, nd = (nb + 31) / 32 * 32; /* tb_q4_0_pack's layout */
-    const uint16_t *d = w;
-    const uint8_t *qs = (const uint8_t *)w + nd * 2;
-    const __m512i mask = _mm512_set1_epi8(0x0f);
-    const __m512 sixteenth = _mm512_set1_ps(0.0625f);
-    __m512 acc = _mm512_setzero_ps(), acc0 = acc, acc1 = acc, corr = acc;
-    float tail = 0;
+    int64_t nb = n / 32;
+    q4_0_row r;
+    q4_0_row_init(&r, w, nb);
+    for (int64_t i0 = 0; i0 < nb; i0 += 16)
+        q4_0_row_group(&r, xq, xd, xs, i0, nb);
+    return q4_0_row_sum(&r);
+}
+
+/* Two rows side by side: the core has both rows' reads in flight at once,
+ * and the activations are loaded once for both. */
+VNNI static void dot2_q4_0_packed(const void *w0, const void *w1, const int8_t *xq,
+                                  const float *xd, const int32_t *xs, int64_t n, float out[2])
+{
+    int64_t nb = n / 32;
+    q4_0_row a, b;
+    q4_0_row_init(&a, w0, nb);
+    q4_0_row_init(&b, w1, nb);
     for (int64_t i0 = 0; i0 < nb; i0 += 16) {
-        int64_t cnt;
-        __mmask16 m;
-        __m512 S = group_scales(d, xd, i0, nb, &cnt, &m);
-        corr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, xs + i0)), S, corr);
-        if (cnt < 16) {
-            q4_0_partial_group(qs, d, xq, xd, i0, cnt, S, &acc0, &acc1, &tail);
-            continue;
-        }
-        const uint8_t *g = qs + i0 * 16;
-        const int8_t *xg = xq + i0 * 32;
-        __m512i dlo = _mm512_setzero_si512(), dhi = dlo;
-        for (int j = 0; j < 4; j++) {
-            TB_PREFETCH(g + 64 * j);
-            __m512i v = _mm512_loadu_si512((const void *)(g + 64 * j));
-            dlo = _mm512_dpbusd_epi32(dlo, _mm512_and_si512(v, mask),
-                                      _mm512_loadu_si512((const void *)(xg + 128 * j)));
-            dhi = _mm512_dpbusd_epi32(dhi, _mm512_andnot_si512(mask, v),
-                                      _mm512_loadu_si512((const void *)(xg + 128 * j + 64)));
-        }
-        /* dhi holds 16 times the high nibbles' dots (they were not
-         * shifted down: the shifts would share port 0 with vpdpbusd);
-         * 16 dlo + dhi is exact in int32, and 1/16 of the scales is exact
-         * too. */
-        __m512i t16 = _mm512_add_epi32(_mm512_slli_epi32(dlo, 4), dhi);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t16), _mm512_mul_ps(S, sixteenth), acc);
+        q4_0_row_group(&a, xq, xd, xs, i0, nb);
+        q4_0_row_group(&b, xq, xd, xs, i0, nb);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), acc)) + tail -
-           8.0f * _mm512_reduce_add_ps(corr);
+    out[0] = q4_0_row_sum(&a);
+    out[1] = q4_0_row_sum(&b);
 }
 
 /* Packed Q8_0 (tb_q8_0_pack): two blocks' quants are one aligned 64-byte
  * load, their scales one permute of 16 converted at once, so a pair costs
  * nine vector instructions where the 34-byte blocks need about twenty
- * (two unaligned half loads, two scalar scale conversions, a broadcast). */
+ * (two unaligned half loads, two scalar scale conversions, a broadcast).
+ * As for Q4_0, a row's sums advance a group at a time in a q8_0_row. */
+typedef struct q8_0_row {
+    const uint16_t *d;
+    const int8_t *qs;
+    __m512 acc0, acc1;
+    float tail;
+} q8_0_row;
+
+VNNI static inline void q8_0_row_init(q8_0_row *r, const void *w, int64_t nb)
+{
+    int64_t nd = (nb + 31) / 32 * 32;
+    r->d = w;
+    r->qs = (const int8_t *)w + nd * 2;
+    r->acc0 = r->acc1 = _mm512_setzero_ps();
+    r->tail = 0;
+}
+
+VNNI static inline void q8_0_row_group(q8_0_row *r, const int8_t *xq, const float *xd,
+                                       int64_t i0, int64_t nb)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi32(1);
+    int64_t cnt;
+    __mmask16 m;
+    __m512 S = group_scales(r->d, xd, i0, nb, &cnt, &m);
+    (void)m;
+    /* lanes 0-7 take block 2j's scale, lanes 8-15 block 2j+1's */
+    __m512i idx = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
+                                                      7, 6, 5, 4, 3, 2, 1, 0), 3);
+    int64_t pairs = cnt / 2;
+    for (int64_t j = 0; j < pairs; j++) {
+        int64_t i = i0 + 2 * j;
+        TB_PREFETCH(r->qs + i * 32);
+        __m512i wq = _mm512_loadu_si512((const void *)(r->qs + i * 32));
+        __m512i xv = _mm512_loadu_si512((const void *)(xq + i * 32));
+        __m512i xs_signed = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wq), zero, xv);
+        __m512i dots = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wq), xs_signed);
+        __m512 sc = _mm512_permutexvar_ps(idx, S);
+        idx = _mm512_add_epi32(idx, _mm512_add_epi32(one, one));
+        if (j & 1)
+            r->acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), sc, r->acc1);
+        else
+            r->acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), sc, r->acc0);
+    }
+    if (cnt & 1) { /* a row of an odd number of blocks ends with one */
+        int64_t i = i0 + cnt - 1;
+        int32_t dot = 0;
+        for (int k = 0; k < 32; k++)
+            dot += r->qs[i * 32 + k] * xq[i * 32 + k];
+        r->tail += scale_at(r->d, i) * xd[i] * (float)dot;
+    }
+}
+
+VNNI static inline float q8_0_row_sum(const q8_0_row *r)
+{
+    return _mm512_reduce_add_ps(_mm512_add_ps(r->acc0, r->acc1)) + r->tail;
+}
+
 VNNI static float dot_q8_0_packed(const void *w, const int8_t *xq, const float *xd,
                                   const int32_t *xs, int64_t n)
 {
     (void)xs;
-    int64_t nb = n / 32, nd = (nb + 31) / 32 * 32;
-    const uint16_t *d = w;
-    const int8_t *qs = (const int8_t *)w + nd * 2;
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i one = _mm512_set1_epi32(1);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
-    float tail = 0;
+    int64_t nb = n / 32;
+    q8_0_row r;
+    q8_0_row_init(&r, w, nb);
+    for (int64_t i0 = 0; i0 < nb; i0 += 16)
+        q8_0_row_group(&r, xq, xd, i0, nb);
+    return q8_0_row_sum(&r);
+}
+
+VNNI static void dot2_q8_0_packed(const void *w0, const void *w1, const int8_t *xq,
+                                  const float *xd, const int32_t *xs, int64_t n, float out[2])
+{
+    (void)xs;
+    int64_t nb = n / 32;
+    q8_0_row a, b;
+    q8_0_row_init(&a, w0, nb);
+    q8_0_row_init(&b, w1, nb);
     for (int64_t i0 = 0; i0 < nb; i0 += 16) {
-        int64_t cnt;
-        __mmask16 m;
-        __m512 S = group_scales(d, xd, i0, nb, &cnt, &m);
-        (void)m;
-        /* lanes 0-7 take block 2j's scale, lanes 8-15 block 2j+1's */
-        __m512i idx = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
-                                                          7, 6, 5, 4, 3, 2, 1, 0), 3);
-        int64_t pairs = cnt / 2;
-        for (int64_t j = 0; j < pairs; j++) {
-            int64_t i = i0 + 2 * j;
-            TB_PREFETCH(qs + i * 32);
-            __m512i wq = _mm512_loadu_si512((const void *)(qs + i * 32));
-            __m512i xv = _mm512_loadu_si512((const void *)(xq + i * 32));
-            __m512i xs_signed = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wq), zero, xv);
-            __m512i dots = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wq), xs_signed);
-            __m512 sc = _mm512_permutexvar_ps(idx, S);
-            idx = _mm512_add_epi32(idx, _mm512_add_epi32(one, one));
-            if (j & 1)
-                acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), sc, acc1);
-            else
-                acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), sc, acc0);
-        }
-        if (cnt & 1) { /* a row of an odd number of blocks ends with one */
-            int64_t i = i0 + cnt - 1;
-            int32_t dot = 0;
-            for (int k = 0; k < 32; k++)
-                dot += qs[i * 32 + k] * xq[i * 32 + k];
-            tail += scale_at(d, i) * xd[i] * (float)dot;
-        }
+        q8_0_row_group(&a, xq, xd, i0, nb);
+        q8_0_row_group(&b, xq, xd, i0, nb);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail;
+    out[0] = q8_0_row_sum(&a);
+    out[1] = q8_0_row_sum(&b);
 }
 
 tb_dot_q8_fn tb_dot_q8_packed_x86(uint32_t type, tb_isa isa);
@@ -610,6 +697,14 @@ tb_dot_q8_fn tb_dot_q8_packed_x86(uint32_t type, tb_isa isa)
     if (isa != TB_ISA_AVX512_VNNI)
         return NULL;
     return type == T_Q4_0 ? dot_q4_0_packed : type == T_Q8_0 ? dot_q8_0_packed : NULL;
+}
+
+tb_dot2_q8_fn tb_dot2_q8_x86(tb_dot_q8_fn dot);
+tb_dot2_q8_fn tb_dot2_q8_x86(tb_dot_q8_fn dot)
+{
+    return dot == dot_q4_0_packed ? dot2_q4_0_packed
+           : dot == dot_q8_0_packed ? dot2_q8_0_packed
+                                    : NULL;
 }
 
 /* tb_quantize_x_q8 with AVX-512: the same operations in the same order
