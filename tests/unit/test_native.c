@@ -768,6 +768,39 @@ static void test_matmul_parts_exact(void)
     free(xq);
 }
 
+/* The float products the same way: 267 f32 rows (two whole chunks and an
+ * odd one), two activation rows, 1 and 2 threads; every output exactly its
+ * own dot call plus its bias. */
+static void test_matmul_exact(void)
+{
+    enum { IN = 48, OUT = 267, M = 2 };
+    tb_rng r;
+    tb_rng_seed(&r, 6);
+    float *w = malloc((size_t)OUT * IN * sizeof *w), x[M * IN], bias[OUT];
+    float *y = malloc((size_t)M * OUT * sizeof *y);
+    for (int i = 0; i < OUT * IN; i++)
+        w[i] = (float)(tb_rng_uniform(&r) - 0.5);
+    for (int i = 0; i < M * IN; i++)
+        x[i] = (float)(tb_rng_uniform(&r) - 0.5);
+    for (int o = 0; o < OUT; o++)
+        bias[o] = (float)o;
+    tb_dot_fn dot = tb_dot_for(TB_DTYPE_F32, tb_isa_detect());
+    for (int threads = 1; threads <= 2; threads++) {
+        for (int i = 0; i < M * OUT; i++)
+            y[i] = NAN;
+        tb_matmul(dot, w, IN * sizeof *w, IN, OUT, x, M, y, OUT, bias, threads);
+        int bad = 0;
+        for (int m = 0; m < M; m++)
+            for (int o = 0; o < OUT; o++) {
+                float want = dot(w + (size_t)o * IN, x + m * IN, IN) + bias[o];
+                bad += memcmp(&y[m * OUT + o], &want, sizeof want) != 0;
+            }
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+    free(w);
+    free(y);
+}
+
 static void test_perplexity_three_ways(void)
 {
     char *path = tb_test_shared_path("models/stories260K/stories260K.gguf");
@@ -1055,6 +1088,7 @@ int tb_test_register(void)
         {"activation quantization is exact", test_activation_quantization_exact},
         {"two-row int8 kernels equal two one-row calls", test_dot2_equals_dot},
         {"fused int8 products: every output is its own dot", test_matmul_parts_exact},
+        {"float products: every output is its own dot", test_matmul_exact},
         {"attention kernels match double sums", test_attention_kernels},
         {"f16 KV cache: close to f32, batch-invariant", test_kv_f16},
         {"SwiGLU and softmax kernels match expf", test_elementwise_kernels},

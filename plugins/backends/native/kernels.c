@@ -275,6 +275,27 @@ tb_dot_fn tb_dot_for(uint32_t type, tb_isa isa)
     return f ? f : tb_dot_portable(type);
 }
 
+/* One core keeps more of its memory reads in flight when it streams two
+ * runs of weight rows at once than one: the hardware prefetcher follows
+ * each run on its own, and each pauses where a page ends.  So the threads
+ * take chunks of TB_CHUNK_ROWS rows and read row j of a chunk's first half
+ * beside row j of its second half: through the kernel's two-row twin when
+ * it has one (packed Q8_0, Q4_0), else one row after the other.  Every
+ * output is still the one-row routine's result; only the order of work
+ * changes.  Decoding the 1.1B shape, the two halves in turn gained 4-9%
+ * tokens/s for Q4_0 over chunks of 64 read in order, and 6-10% for BF16
+ * over a static split; the two-row kernels gained 3-10% more
+ * (doc/performance.md). */
+enum { TB_CHUNK_ROWS = 128 };
+
+/* The k-th row visited (k < hi - lo) in the chunk [lo, hi) when the
+ * kernel reads one row at a time: lo, lo + half, lo + 1, lo + half + 1 ... */
+static inline int64_t chunk_row(int64_t lo, int64_t hi, int64_t k)
+{
+    int64_t half = (hi - lo + 1) / 2;
+    return lo + k / 2 + (k & 1) * half;
+}
+
 void tb_matmul(tb_dot_fn dot, const void *w, uint64_t row_bytes, int64_t in,
                int64_t out, const float *x, int64_t M, float *y, int64_t ldy,
                const float *bias, int threads)
@@ -288,12 +309,17 @@ void tb_matmul(tb_dot_fn dot, const void *w, uint64_t row_bytes, int64_t in,
         tile = 1;
     for (int64_t m0 = 0; m0 < M; m0 += tile) {
         int64_t m1 = m0 + tile < M ? m0 + tile : M;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && out * (m1 - m0) * in > 65536)
-        for (int64_t o = 0; o < out; o++) {
-            const void *row = wb + (uint64_t)o * row_bytes;
-            float b = bias ? bias[o] : 0.0f;
-            for (int64_t m = m0; m < m1; m++)
-                y[m * ldy + o] = dot(row, x + m * in, in) + b;
+        /* Two read streams per core, as in tb_matmul_q8_parts below. */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && out * (m1 - m0) * in > 65536)
+        for (int64_t c = 0; c < (out + TB_CHUNK_ROWS - 1) / TB_CHUNK_ROWS; c++) {
+            int64_t lo = c * TB_CHUNK_ROWS, hi = lo + TB_CHUNK_ROWS < out ? lo + TB_CHUNK_ROWS : out;
+            for (int64_t k = 0; k < hi - lo; k++) {
+                int64_t o = chunk_row(lo, hi, k);
+                const void *row = wb + (uint64_t)o * row_bytes;
+                float b = bias ? bias[o] : 0.0f;
+                for (int64_t m = m0; m < m1; m++)
+                    y[m * ldy + o] = dot(row, x + m * in, in) + b;
+            }
         }
     }
 }
@@ -449,17 +475,6 @@ static const tb_q8_part *part_of(const tb_q8_part *parts, int n_parts, int64_t *
         *o -= parts[p++].out;
     return &parts[p];
 }
-
-/* One core keeps more of its memory reads in flight when it streams two
- * runs of weight rows at once than one: the hardware prefetcher follows
- * each run on its own, and each pauses where a page ends.  So the threads
- * take chunks of TB_CHUNK_ROWS rows and read row j of the chunk's first
- * half beside row j of its second half, through the kernel's two-row twin
- * when it has one.  Every output is still the one-row routine's result;
- * only the order of work changes.  Decoding the 1.1B shape, the two
- * halves in turn gained 4-9% tokens/s over one run per chunk of 64, and
- * the two-row kernels about 5% more (doc/performance.md). */
-enum { TB_CHUNK_ROWS = 128 };
 
 /* Row o of the parts' concatenation: where its weights are, and its part. */
 static const void *row_of(const tb_q8_part *parts, int n_parts, int64_t o, int64_t *r,
