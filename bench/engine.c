@@ -77,30 +77,17 @@ static int probe_init(probe *p, int threads)
     return 0;
 }
 
-/* One pass; GB/s. */
-static double probe_pass(const probe *p)
-{
-    tb_dot_fn dot = tb_dot_for(0, tb_isa_detect());
-    size_t chunk = 1 << 16; /* 256 KiB per call, like a block of weight rows */
-    float total = 0;
-    double t0 = tb_now_monotonic();
-#pragma omp parallel for num_threads(p->threads) reduction(+ : total) schedule(static)
-    for (size_t blk = 0; blk < p->n / chunk; blk++)
-        total += dot(p->a + blk * chunk, p->a + blk * chunk, (int64_t)chunk);
-    double dt = tb_now_monotonic() - t0;
-    volatile float sink = total;
-    (void)sink;
-    return (double)(p->n * sizeof *p->a) / dt / 1e9;
-}
-
-/* A slice of at least `bytes`, in the probe's 256 KiB chunks, from where
- * the last slice ended (wrapping around the buffer, which is larger than
- * the caches, so every slice streams from memory); GB/s. */
+/* A slice of `bytes` (rounded up to the probe's 256 KiB chunks, the size
+ * of a block of weight rows) from where the last slice ended, wrapping
+ * around the buffer, which is larger than the caches, so every slice
+ * streams from memory; GB/s. */
 static double probe_slice(probe *p, double bytes)
 {
     tb_dot_fn dot = tb_dot_for(0, tb_isa_detect());
     size_t chunk = 1 << 16, total_chunks = p->n / chunk, start = p->next;
-    size_t count = (size_t)(bytes / (double)(chunk * sizeof *p->a)) + 1;
+    size_t count = (size_t)ceil(bytes / (double)(chunk * sizeof *p->a));
+    if (count < 1)
+        count = 1;
     float total = 0;
     double t0 = tb_now_monotonic();
 #pragma omp parallel for num_threads(p->threads) reduction(+ : total) schedule(static)
@@ -115,12 +102,12 @@ static double probe_slice(probe *p, double bytes)
     return (double)(count * chunk * sizeof *p->a) / dt / 1e9;
 }
 
-/* The best of five passes; GB/s. */
-static double probe_best(const probe *p)
+/* The best of five passes over the whole buffer; GB/s. */
+static double probe_best(probe *p)
 {
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
-        double g = probe_pass(p);
+        double g = probe_slice(p, (double)(p->n * sizeof *p->a));
         best = g > best ? g : best;
     }
     return best;
